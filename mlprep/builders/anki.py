@@ -1,0 +1,183 @@
+"""Anki deck: one note per interview question, identity for life, updates in place on re-import.
+
+Identity: note GUIDs come from `topic_id#question_id` (genanki.guid_for), the note type and decks have
+fixed ids. Updates: Anki replaces an existing note on import only if the incoming modification time is
+newer, so notes carry the time the content last changed (git history of content/, else newest file
+mtime) — never the wall clock, never a constant.
+"""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import sqlite3
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+import genanki
+
+from mlprep.builders import BuildError, Options, selected_topics
+from mlprep.errors import Problem
+from mlprep.markdown import pygments_css, render
+from mlprep.output import staged
+from schemas.models import Book, Topic
+
+NAME = "anki"
+DECK_FILE = "ml-interview-prep.apkg"
+KEEP = ("ml-interview-prep--*.apkg",)
+MODEL_ID = 1735021917  # fixed for life: changing it would orphan every learner's notes
+ROOT_DECK_ID = 1735021918
+FIELDS = ["Question", "Answer", "Topic", "Section", "Level", "Source", "Link"]
+
+
+def deck_id(name: str) -> int:
+    """A fixed id per deck name, so sub-decks keep their identity across builds."""
+    return ROOT_DECK_ID + 1 + int(hashlib.sha256(name.encode()).hexdigest()[:7], 16)
+
+
+def note_model(templates: Path) -> genanki.Model:
+    css = (templates / "anki" / "card.css").read_text(encoding="utf-8")
+    css += "\n" + pygments_css("default", ".highlight")
+    css += "\n" + pygments_css("monokai", ".nightMode .highlight") + "\n" + pygments_css("monokai", ".night_mode .highlight")
+    return genanki.Model(
+        MODEL_ID, "mlprep interview question",
+        fields=[{"name": f} for f in FIELDS],
+        templates=[{"name": "Question → Answer",
+                    "qfmt": (templates / "anki" / "front.html").read_text(encoding="utf-8"),
+                    "afmt": (templates / "anki" / "back.html").read_text(encoding="utf-8")}],
+        css=css, sort_field_index=5,
+    )
+
+
+def content_time(root: Path) -> int:
+    """When the content last changed: last commit touching it if clean, else the newest file mtime."""
+    if env := os.environ.get("SOURCE_DATE_EPOCH"):
+        return int(env)
+    files = [p for p in root.rglob("*") if p.is_file()]
+    newest = int(max((p.stat().st_mtime for p in files), default=0))
+    try:
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=root, capture_output=True,
+                               text=True, timeout=10)
+        last = subprocess.run(["git", "log", "-1", "--format=%ct", "--", "."], cwd=root, capture_output=True,
+                              text=True, timeout=10)
+        if dirty.returncode == 0 and not dirty.stdout.strip() and last.stdout.strip():
+            return int(last.stdout.strip())
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return newest
+
+
+def tags_for(book: Book, t: Topic, level: str) -> list[str]:
+    tags = [f"mlprep::section::{t.section_id}", f"mlprep::topic::{t.id}", f"mlprep::level::{level}"]
+    tags += [f"mlprep::role::{r}" for r in t.roles]
+    tags += list(t.tags)
+    return sorted(set(tags))
+
+
+def build(book: Book, out: Path, options: Options) -> str:
+    model = note_model(options.templates)
+    root_name = book.title
+    decks: dict[str, genanki.Deck] = {}
+    media: list[Path] = []
+    manifest: dict[str, dict] = {}
+
+    def resolve(topic_id: str, anchor: str | None) -> str | None:
+        if book.topic(topic_id) is None or not book.site_url:
+            return None  # no site to point to: the link text stays, without a dead link
+        return book.site_url.rstrip("/") + f"/topics/{topic_id}.html" + (f"#{anchor}" if anchor else "")
+
+    topics = selected_topics(book, options)
+    for t in topics:
+        section = book.section_of(t.id)
+        name = f"{root_name}::{section.number:02d} {section.title}"
+        deck = decks.setdefault(name, genanki.Deck(deck_id(name), name))
+        for img in _images(t):
+            if not img.exists():
+                raise BuildError(f"{t.source}: image {img.name} not found")
+            media.append(img)
+        for q in t.questions:
+            source = f"{t.id}#{q.id}"
+            link = f"{book.site_url.rstrip('/')}/topics/{t.id}.html#{q.id}" if book.site_url else ""
+            fields = [render(q.q, "anki", resolve, inline=True), render(q.a, "anki", resolve),
+                      _esc(t.title), _esc(section.title), q.level.value, source, link]
+            deck.add_note(genanki.Note(model=model, fields=fields, guid=genanki.guid_for(t.id, q.id),
+                                       tags=tags_for(book, t, q.level.value)))
+            manifest[source] = {"guid": genanki.guid_for(t.id, q.id), "file": str(t.source.relative_to(book.root))}
+    if not decks:
+        raise BuildError("no written question to put in a deck" + (f" for {options.focus}" if options.focus else ""))
+    decks.setdefault(root_name, genanki.Deck(ROOT_DECK_ID, root_name))
+    package = genanki.Package(sorted(decks.values(), key=lambda d: d.name), media_files=sorted(set(map(str, media))))
+    stamp = content_time(book.root)
+    filename = DECK_FILE if not options.focus else f"ml-interview-prep--{options.focus}.apkg"
+    with staged(out, full=not options.focus, keep=KEEP) as tmp:
+        write_apkg(package, tmp / filename, stamp)
+        if not options.focus:
+            (tmp / "manifest.json").write_text(json.dumps({"notes": manifest}, indent=1, sort_keys=True) + "\n",
+                                               encoding="utf-8")
+    n = sum(len(d.notes) for d in decks.values())
+    return f"{n} notes in {len(decks) - 1} decks ({filename})"
+
+
+def write_apkg(package: genanki.Package, path: Path, stamp: int) -> None:
+    """Like genanki's write_to_file, but reproducible: fixed timestamps inside the zip."""
+    fd, db = tempfile.mkstemp(suffix=".anki2")
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(db)
+        package.write_to_db(conn.cursor(), stamp, itertools.count(stamp * 1000))
+        conn.commit()
+        conn.execute("VACUUM")
+        conn.close()
+        date = (1980, 1, 1, 0, 0, 0)
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr(zipfile.ZipInfo("collection.anki2", date), Path(db).read_bytes(), zipfile.ZIP_DEFLATED)
+            names = {str(i): os.path.basename(p) for i, p in enumerate(package.media_files)}
+            z.writestr(zipfile.ZipInfo("media", date), json.dumps(names, sort_keys=True), zipfile.ZIP_DEFLATED)
+            for i, p in enumerate(package.media_files):
+                z.writestr(zipfile.ZipInfo(str(i), date), Path(p).read_bytes(), zipfile.ZIP_DEFLATED)
+    finally:
+        os.unlink(db)
+
+
+def _images(t: Topic) -> list[Path]:
+    from mlprep.markdown import parse
+
+    texts = [t.body] + [q.a for q in t.questions]
+    srcs = []
+    for text in texts:
+        for tok in parse(text).tokens:
+            for child in tok.children or []:
+                if child.type == "image":
+                    src = str(child.attrGet("src") or "")
+                    if src and not src.startswith(("http://", "https://")):
+                        srcs.append((t.source.parent / src).resolve())
+    return srcs
+
+
+def _esc(text: str) -> str:
+    import html
+
+    return html.escape(text)
+
+
+def manifest_warnings(book: Book, manifest: Path) -> list[str]:
+    """Warn about question ids present in the last build's deck but gone now: learners would lose them."""
+    if not manifest.exists():
+        return []
+    try:
+        notes = json.loads(manifest.read_text(encoding="utf-8")).get("notes", {})
+    except (OSError, ValueError):
+        return [f"{manifest}: warning: unreadable manifest; rebuild the deck"]
+    current = {f"{t.id}#{q.id}" for t in book.topics() for q in t.questions}
+    out = []
+    for source, info in sorted(notes.items()):
+        if source not in current:
+            where = f"content/{info.get('file', '')}" if info.get("file") else "content"
+            topic_id = source.split("#")[0]
+            why = "its topic is gone or renamed" if book.topic(topic_id) is None else "the question id changed or was removed"
+            out.append(str(Problem(where, 0, "questions", f"question {source} was in the last deck build but not now "
+                                   f"({why}); learners who re-import lose its review history", warning=True)))
+    return out

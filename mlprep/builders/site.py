@@ -1,0 +1,136 @@
+"""The static study site: plain HTML files with relative links, so it works from file:// and a server."""
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from markupsafe import Markup
+
+from mlprep.builders import Options
+from mlprep.builders.common import KIND_LABEL, jinja, neighbours, ref
+from mlprep.markdown import plain_text, pygments_css, render
+from mlprep.output import staged
+from schemas.models import Book, Topic
+
+NAME = "site"
+
+
+def resolver(book: Book, root: str):
+    def resolve(topic_id: str, anchor: str | None) -> str | None:
+        if book.topic(topic_id) is None:
+            return None
+        return f"{root}topics/{topic_id}.html" + (f"#{anchor}" if anchor else "")
+    return resolve
+
+
+def md(book: Book, text: str, root: str, inline: bool = False, reserved: tuple[str, ...] = ()) -> Markup:
+    return Markup(render(text, "site", resolver(book, root), inline=inline, reserved_ids=reserved))
+
+
+def build(book: Book, out: Path, options: Options) -> str:
+    env = jinja(options.templates, "site")
+    assets = options.templates / "site" / "assets"
+    pages: dict[str, str] = {}
+
+    def page(name: str, template: str, **ctx) -> None:
+        root = "../" * name.count("/")
+        ctx.setdefault("description", None)
+        pages[name] = env.get_template(template).render(book=book, root=root, **ctx)
+
+    topics = book.topics()
+    # home
+    page("index.html", "index.html", page_title=None,
+         overview=md(book, book.overview, ""), how_to_use=md(book, book.how_to_use, ""),
+         counts={"written": len(topics), "planned": sum(len(s.planned) for s in book.sections),
+                 "questions": sum(len(t.questions) for t in topics)},
+         sections=[{"id": s.id, "number": s.number, "title": s.title, "written": len(s.topics),
+                    "planned": len(s.planned)} for s in book.sections],
+         paths=[{"id": p.id, "title": p.title, "duration": p.duration, "audience": p.audience,
+                 "weeks": [{"label": w.label, "title": w.title,
+                            "focus": md(book, w.focus, "", inline=True) if w.focus else None,
+                            "topics": [ref(book, t) for t in w.topics]} for w in p.weeks]}
+                for p in book.study_paths],
+         roles=[{"id": r.id, "title": r.title, "critical": [ref(book, t) for t in r.critical_topics]} for r in book.roles],
+         checklist=[{"group": g.group, "key": re.sub(r"[^a-z0-9]+", "-", g.group.lower()).strip("-"),
+                     "entries": [md(book, i, "", inline=True) for i in g.items]} for g in book.checklist])
+    # sections
+    for s in book.sections:
+        page(f"sections/{s.id}.html", "section.html", page_title=s.title, section=s,
+             overview=md(book, s.overview, "../"), items=[ref(book, t) for t in s.order])
+    # topics
+    for t in topics:
+        page(f"topics/{t.id}.html", "topic.html", **topic_context(book, t, topics))
+    # tags and roles
+    by_tag: dict[str, list[Topic]] = defaultdict(list)
+    for t in topics:
+        for tag in t.tags:
+            by_tag[tag].append(t)
+    for tag, items in by_tag.items():
+        page(f"tags/{tag}.html", "listing.html", page_title=f"Tag: {tag}", kind="Tags", heading=f"Tag: {tag}",
+             intro=None, critical=None, list_heading="Topics", items=[ref(book, t.id) for t in items])
+    page("tags/index.html", "index_of.html", page_title="Tags", heading="Tags", css="tag-cloud",
+         entries=[{"href": f"{tag}.html", "label": tag, "count": len(by_tag[tag]), "note": None} for tag in sorted(by_tag)])
+    for r in book.roles:
+        items = [ref(book, t.id) for t in topics if r.id in t.roles]
+        page(f"roles/{r.id}.html", "listing.html", page_title=r.title, kind="Roles", heading=r.title,
+             intro=r.description, critical=[ref(book, t) for t in r.critical_topics],
+             list_heading="Every topic for this role", items=items)
+    page("roles/index.html", "index_of.html", page_title="Roles", heading="Roles", css="role-list",
+         entries=[{"href": f"{r.id}.html", "label": r.title, "note": r.description,
+                   "count": sum(r.id in t.roles for t in topics)} for r in book.roles])
+    page("search.html", "search.html", page_title="Search")
+
+    with staged(out) as tmp:
+        for name, html in pages.items():
+            dest = tmp / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(html, encoding="utf-8")
+        (tmp / "assets").mkdir(exist_ok=True)
+        for f in sorted(assets.iterdir()):
+            (tmp / "assets" / f.name).write_bytes(f.read_bytes())
+        (tmp / "assets" / "pygments.css").write_text(
+            pygments_css("default") + "\n@media (prefers-color-scheme: dark) {\n"
+            + pygments_css("github-dark" if _has_style("github-dark") else "monokai") + "\n}\n", encoding="utf-8")
+        (tmp / "assets" / "search-index.js").write_text(
+            "window.MLPREP_INDEX = " + json.dumps(search_index(book, topics), ensure_ascii=False,
+                                                   separators=(",", ":")) + ";\n", encoding="utf-8")
+    return f"{len(pages)} pages"
+
+
+def _has_style(name: str) -> bool:
+    from pygments.styles import get_all_styles
+
+    return name in set(get_all_styles())
+
+
+def topic_context(book: Book, t: Topic, topics: list[Topic]) -> dict:
+    root = "../"
+    qids = tuple(q.id for q in t.questions)
+    prev, nxt = neighbours(topics, t)
+    return dict(
+        page_title=t.title, description=t.summary, topic=t, section=book.section_of(t.id),
+        kind_label=KIND_LABEL[t.kind], summary=md(book, t.summary, root, inline=True),
+        roles=[book.role(r) for r in t.roles if book.role(r)],
+        prerequisites=[ref(book, p) for p in t.prerequisites],
+        required_by=[ref(book, r.id) for r in book.required_by(t.id)],
+        body=md(book, t.body, root, reserved=qids),
+        questions=[{"id": q.id, "level": q.level.value, "q": md(book, q.q, root, inline=True),
+                    "a": md(book, q.a, root)} for q in t.questions],
+        pitfalls=[md(book, p, root) for p in t.pitfalls],
+        prev=prev, next=nxt,
+    )
+
+
+def search_index(book: Book, topics: list[Topic]) -> list[dict]:
+    out = []
+    for t in topics:
+        parts = [plain_text(t.body)]
+        for q in t.questions:
+            parts += [plain_text(q.q), plain_text(q.a)]
+        parts += [plain_text(p) for p in t.pitfalls]
+        section = book.section_of(t.id)
+        out.append({"id": t.id, "title": t.title, "url": f"topics/{t.id}.html", "summary": t.summary,
+                    "section": section.title if section else "", "tags": t.tags, "text": " ".join(parts)})
+    return out

@@ -1,0 +1,467 @@
+"""Load content/ into a validated, cross-checked Book, collecting every problem before stopping.
+
+Gather, then check: each file is decoded, split and parsed on its own (so one broken file never hides
+another's problems), then the checks that span files run on what loaded: ids, links, prerequisites,
+study paths, section order and the guide's minimums.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from mlprep.errors import Collector, ContentError, Problem
+from mlprep.markdown import parse
+from schemas.models import SNAKE, Book, BookMeta, Kind, Section, SectionMeta, Topic, TopicMeta
+
+try:  # libyaml is several times faster; the pure-Python loader gives the same results
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+SECTION_DIR = re.compile(r"^(\d\d)_([A-Za-z0-9_]+)$")
+CASE_STUDY_HEADINGS = [
+    "Problem and clarifying questions", "Requirements and success metrics", "Data", "Approach",
+    "Evaluation", "Deployment and monitoring", "Trade-offs and alternatives", "What interviewers probe",
+]
+DERIVED = {"id", "section_id", "body", "source", "body_line", "lines"}
+
+
+# --- reading files ---------------------------------------------------------------------------
+
+def read_text(path: Path, col: Collector) -> Optional[str]:
+    """Decode UTF-8 (BOM tolerated), normalise line endings; report what can't be read."""
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        col.add(path, 0, "", f"cannot read file: {e.strerror}")
+        return None
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[: e.start].count(b"\n") + 1
+        column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        col.add(path, line, "", f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {column}); save the file as UTF-8")
+        return None
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_yaml(text: str, path: Path, col: Collector, line_offset: int = 0) -> tuple[Any, dict[str, int]]:
+    """safe_load plus a map of dotted field path -> 1-based line, from the parser's marks."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = (mark.line + 1 + line_offset) if mark else line_offset + 1
+        column = mark.column + 1 if mark else 0
+        problem = e.problem or str(e)
+        src_lines = text.split("\n")
+        bad_line = src_lines[mark.line] if mark and mark.line < len(src_lines) else ""
+        if "\t" in bad_line[: column + 1] or "\\t" in problem:
+            problem = "tab character in YAML; indent with spaces"
+        col.add(path, line, "", f"YAML syntax error at column {column}: {problem}")
+        return None, {}
+    except yaml.YAMLError as e:
+        col.add(path, line_offset + 1, "", f"YAML error: {e}")
+        return None, {}
+    finally:
+        loader.dispose()
+    lines: dict[str, int] = {}
+    if node is not None:
+        _walk(node, "", lines, line_offset, path, col)
+    return data, lines
+
+
+def _walk(node: yaml.Node, prefix: str, out: dict[str, int], offset: int, path: Path, col: Collector) -> None:
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key, value in node.value:
+            k = str(key.value)
+            p = f"{prefix}.{k}" if prefix else k
+            if k in seen:
+                col.add(path, key.start_mark.line + 1 + offset, _pretty(p), "duplicate key (the later value would silently win)")
+            seen.add(k)
+            out[p] = key.start_mark.line + 1 + offset
+            if isinstance(value, yaml.ScalarNode):
+                block = value.style in ("|", ">")
+                out[p + ":value"] = value.start_mark.line + 1 + offset + (1 if block else 0)
+            _walk(value, p, out, offset, path, col)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            p = f"{prefix}.{i}"
+            out[p] = item.start_mark.line + 1 + offset
+            if isinstance(item, yaml.ScalarNode):
+                block = item.style in ("|", ">")
+                out[p + ":value"] = item.start_mark.line + 1 + offset + (1 if block else 0)
+            _walk(item, p, out, offset, path, col)
+
+
+def _pretty(dotted: str) -> str:
+    """questions.3.a -> questions[3].a"""
+    out = ""
+    for part in dotted.split("."):
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out
+
+
+def line_for(lines: dict[str, int], loc: tuple, default: int = 1) -> int:
+    parts = [str(p) for p in loc]
+    while parts:
+        key = ".".join(parts)
+        if key in lines:
+            return lines[key]
+        parts.pop()
+    return default
+
+
+def split_front_matter(text: str, path: Path, col: Collector) -> Optional[tuple[str, str, int]]:
+    """Return (yaml_text, body, body_line) or report why the file has no usable front matter."""
+    if not text.strip():
+        col.add(path, 1, "", "empty file: a topic starts with front matter between '---' lines, then its body")
+        return None
+    lines = text.split("\n")
+    if lines[0].strip() != "---":
+        col.add(path, 1, "", "missing front matter: the file must start with a line '---'")
+        return None
+    for i in range(1, len(lines)):
+        if lines[i].rstrip() in ("---", "..."):
+            return "\n".join(lines[1:i]), "\n".join(lines[i + 1:]), i + 2
+    col.add(path, 1, "", "front matter opened on line 1 is never closed: add a line '---' after it")
+    return None
+
+
+# --- validation helpers ----------------------------------------------------------------------
+
+def report_validation(e: ValidationError, model: type[BaseModel], path: Path, lines: dict[str, int],
+                      col: Collector, prefix: tuple = ()) -> None:
+    for err in e.errors():
+        loc = prefix + tuple(err["loc"])
+        msg = err["msg"]
+        field = _pretty(".".join(str(p) for p in loc))
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_fields(model, loc[len(prefix):-1])
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+            msg = "unknown field" + (f" (did you mean '{close[0]}'?)" if close else "") + \
+                (f"; allowed: {', '.join(allowed)}" if allowed else "")
+        elif err["type"] == "value_error" and msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+            if ": " in msg:
+                name, msg = msg.split(": ", 1)
+                loc = loc + (name,)
+                field = _pretty(".".join(str(p) for p in loc))
+        elif err["type"] == "string_pattern_mismatch":
+            pattern = err.get("ctx", {}).get("pattern", "")
+            msg = {r"^[a-z0-9]+(-[a-z0-9]+)*$": "must be lower-case kebab-case (a-z, 0-9, '-')",
+                   SNAKE: "must be a topic id: lower-case snake_case (a-z, 0-9, '_')",
+                   r"^https?://\S+$": "must be an http(s) URL"}.get(pattern, msg[0].lower() + msg[1:])
+            msg += f", got {err.get('input')!r}"
+        elif err["type"] == "enum":
+            msg = f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
+        else:
+            msg = msg[0].lower() + msg[1:]
+        col.add(path, line_for(lines, loc), field, msg)
+
+
+def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
+    """Follow loc through nested models to list the fields allowed where an unknown one appeared."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        info = getattr(current, "model_fields", {}).get(part)
+        if info is None:
+            return []
+        ann = info.annotation
+        for arg in getattr(ann, "__args__", ()) or (ann,):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                current = arg
+                break
+        else:
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                current = ann
+    fields = getattr(current, "model_fields", {})
+    return [f for f in fields if f not in DERIVED and f not in ("sections", "root", "topics", "folder", "number")]
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+def load_topic(path: Path, section_id: str, col: Collector) -> Optional[Topic]:
+    stem = path.stem
+    if not re.match(SNAKE, stem):
+        col.add(path, 0, "", f"file name must be a topic id in lower-case snake_case, got {stem!r}")
+        return None
+    text = read_text(path, col)
+    if text is None:
+        return None
+    split = split_front_matter(text, path, col)
+    if split is None:
+        return None
+    fm, body, body_line = split
+    data, lines = parse_yaml(fm, path, col, line_offset=1)
+    if data is None and not lines:
+        if fm.strip() == "" :
+            col.add(path, 1, "", "front matter is empty: it needs title, summary, difficulty, …")
+        return None
+    if not isinstance(data, dict):
+        col.add(path, 2, "", "front matter must be a mapping of field: value")
+        return None
+    bad = sorted(DERIVED & data.keys())
+    for key in bad:
+        col.add(path, lines.get(key, 1), key, "unknown field: ids come from file names and the body follows the front matter")
+        del data[key]
+    try:
+        return Topic.model_validate({**data, "id": stem, "section_id": section_id, "body": body,
+                                     "source": path, "body_line": body_line, "lines": lines})
+    except ValidationError as e:
+        report_validation(e, TopicMeta, path, lines, col)
+        return None
+
+
+def load_yaml_model(path: Path, model: type[BaseModel], col: Collector, extra: dict | None = None):
+    text = read_text(path, col)
+    if text is None:
+        return None, {}
+    if not text.strip():
+        col.add(path, 1, "", "empty file")
+        return None, {}
+    data, lines = parse_yaml(text, path, col)
+    if data is None and not lines:
+        return None, {}
+    if not isinstance(data, dict):
+        col.add(path, 1, "", "must be a mapping of field: value")
+        return None, {}
+    try:
+        return model.model_validate({**data, **(extra or {})}), lines
+    except ValidationError as e:
+        report_validation(e, model, path, lines, col)
+        return None, lines
+
+
+def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Problem]]:
+    """Load and check the book under `root`. Raises ContentError with every error; returns warnings."""
+    root = Path(root)
+    col = Collector(base or root.parent)
+    book_path = root / "book.yaml"
+    if not book_path.exists():
+        col.add(book_path, 0, "", "missing: every book needs a book.yaml")
+        raise ContentError(col.problems)
+    meta, book_lines = load_yaml_model(book_path, BookMeta, col)
+
+    sections: list[Section] = []
+    section_lines: dict[str, dict[str, int]] = {}
+    for folder in sorted(p for p in root.iterdir() if p.is_dir()):
+        m = SECTION_DIR.match(folder.name)
+        if not m:
+            if not folder.name.startswith((".", "_")):
+                col.add(folder, 0, "", "section folders are named NN_Title_Words (e.g. 05_RAG_and_Agent_Systems)")
+            continue
+        sid = m.group(2).lower()
+        spath = folder / "section.yaml"
+        if not spath.exists():
+            col.add(spath, 0, "", "missing: every section folder needs a section.yaml (title, overview, order)")
+            continue
+        smeta, slines = load_yaml_model(spath, SectionMeta, col)
+        topics = [t for f in sorted(folder.glob("*.md")) if (t := load_topic(f, sid, col))]
+        if smeta is None:
+            continue
+        section_lines[sid] = slines
+        by_id = {t.id: t for t in topics}
+        files = {f.stem for f in folder.glob("*.md")}
+        seen: set[str] = set()
+        for i, tid in enumerate(smeta.order):
+            if tid in seen:
+                col.add(spath, slines.get(f"order.{i}", 1), f"order[{i}]", f"{tid!r} is listed twice")
+            seen.add(tid)
+        for stem in sorted(files - seen):
+            col.add(spath, slines.get("order", 1), "order", f"{stem}.md is not listed in order (every topic file exactly once)")
+        ordered = [by_id[t] for t in dict.fromkeys(smeta.order) if t in by_id]
+        sections.append(Section(**smeta.model_dump(), id=sid, folder=folder.name, number=int(m.group(1)),
+                                topics=ordered, source=spath))
+
+    if meta is None:
+        raise ContentError(col.problems)
+    book = Book.model_validate({**meta.model_dump(), "sections": sections, "root": root})
+    check_book(book, col, book_path, book_lines, section_lines)
+    if col.errors:
+        raise ContentError(col.problems)
+    return book, col.warnings
+
+
+def check_book(book: Book, col: Collector, book_path: Path, book_lines: dict[str, int],
+               section_lines: dict[str, dict[str, int]]) -> None:
+    """The checks no single model can make."""
+    # every id the map knows: written or planned
+    known: dict[str, Section] = {}
+    for s in book.sections:
+        for i, tid in enumerate(s.order):
+            if tid in known and known[tid] is not s:
+                col.add(s.source, section_lines[s.id].get(f"order.{i}", 1), f"order[{i}]",
+                        f"{tid!r} is already listed in {known[tid].folder}/section.yaml")
+            known.setdefault(tid, s)
+    written: dict[str, Topic] = {}
+    for t in book.topics():
+        if t.id in written:
+            col.add(t.source, 0, "", f"topic id {t.id!r} is already used by {col.rel(written[t.id].source)}")
+        written.setdefault(t.id, t)
+    roles = {r.id for r in book.roles}
+
+    def unknown(tid: str) -> str:
+        close = difflib.get_close_matches(tid, list(known), n=1)
+        return f"unknown topic {tid!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
+
+    for i, r in enumerate(book.roles):
+        for j, tid in enumerate(r.critical_topics):
+            if tid not in known:
+                col.add(book_path, line_for(book_lines, ("roles", i, "critical_topics", j)),
+                        f"roles[{i}].critical_topics[{j}]", unknown(tid))
+    for i, p in enumerate(book.study_paths):
+        for w, week in enumerate(p.weeks):
+            for j, tid in enumerate(week.topics):
+                if tid not in known:
+                    col.add(book_path, line_for(book_lines, ("study_paths", i, "weeks", w, "topics", j)),
+                            f"study_paths[{i}].weeks[{w}].topics[{j}]", unknown(tid))
+    if len({r.id for r in book.roles}) != len(book.roles):
+        col.add(book_path, book_lines.get("roles", 1), "roles", "role ids must be unique")
+    if len({p.id for p in book.study_paths}) != len(book.study_paths):
+        col.add(book_path, book_lines.get("study_paths", 1), "study_paths", "study path ids must be unique")
+
+    for t in written.values():
+        check_topic(t, book, col, known, written, roles, unknown)
+    check_cycles(written, col)
+    for s in book.sections:
+        doc = parse(s.overview)
+        for link in doc.links:
+            if link.target not in known:
+                col.add(s.source, section_lines[s.id].get("overview:value", 1) + link.line, "overview", unknown(link.target))
+
+
+def _anchors(t: Topic) -> set[str]:
+    qids = tuple(q.id for q in t.questions)
+    return set(qids) | {slug for _, _, slug in parse(t.body, qids).headings}
+
+
+def check_topic(t: Topic, book: Book, col: Collector, known: dict, written: dict, roles: set, unknown) -> None:
+    L = t.lines
+    qids = tuple(q.id for q in t.questions)
+    body = parse(t.body, qids)
+    texts = [("", t.body, t.body_line, body)]  # (field, text, first line, doc)
+    for i, q in enumerate(t.questions):
+        texts.append((f"questions[{i}].a", q.a, L.get(f"questions.{i}.a:value", 1), parse(q.a)))
+        texts.append((f"questions[{i}].q", q.q, L.get(f"questions.{i}.q:value", 1), parse(q.q)))
+    for i, p in enumerate(t.pitfalls):
+        texts.append((f"pitfalls[{i}]", p, L.get(f"pitfalls.{i}:value", 1), parse(p)))
+    texts.append(("summary", t.summary, L.get("summary:value", 1), parse(t.summary)))
+
+    for field, _, first, doc in texts:
+        for link in doc.links:
+            line = first + link.line
+            if link.target not in known:
+                col.add(t.source, line, field, unknown(link.target))
+            elif link.anchor and link.target in written and link.anchor not in _anchors(written[link.target]):
+                col.add(t.source, line, field, f"topic:{link.target}#{link.anchor}: no heading or question with that anchor")
+        for m in doc.math:
+            try:
+                from mlprep.markdown import mathml
+                mathml(m.latex, m.display)
+            except Exception as e:  # latex2mathml raises many exception types
+                col.add(t.source, first + m.line, field, f"math ${m.latex}$ cannot be rendered: {type(e).__name__}: {e}")
+
+    for i, tid in enumerate(t.prerequisites):
+        if tid not in known:
+            col.add(t.source, L.get(f"prerequisites.{i}", 1), f"prerequisites[{i}]", unknown(tid))
+        elif tid == t.id:
+            col.add(t.source, L.get(f"prerequisites.{i}", 1), f"prerequisites[{i}]", "a topic cannot require itself")
+    for i, rid in enumerate(t.roles):
+        if rid not in roles:
+            col.add(t.source, L.get(f"roles.{i}", 1), f"roles[{i}]", f"unknown role {rid!r}; book.yaml declares: {', '.join(sorted(roles))}")
+    seen: set[str] = set()
+    for i, q in enumerate(t.questions):
+        if q.id in seen:
+            col.add(t.source, L.get(f"questions.{i}.id", 1), f"questions[{i}].id", f"duplicate question id {q.id!r}")
+        seen.add(q.id)
+    check_minimums(t, body, book, col)
+
+
+def check_minimums(t: Topic, body, book: Book, col: Collector) -> None:
+    """The guide's minimums, reported as errors so nothing half-written ships."""
+    for field, msg in shortfalls(t, body, book.minimums):
+        dotted = re.sub(r"\[(\d+)\]", r".\1", field)
+        line = line_for(t.lines, tuple(dotted.split("."))) if field else t.body_line
+        col.add(t.source, line, field, msg)
+
+
+def shortfalls(t: Topic, body, m) -> list[tuple[str, str]]:
+    """(field, message) for each way a written topic falls short of the guide. Shared with `stats`."""
+    out: list[tuple[str, str]] = []
+    words = {Kind.topic: m.words, Kind.case_study: m.case_study_words, Kind.cheat_sheet: m.cheat_sheet_words}[t.kind]
+    if body.words < words:
+        out.append(("", f"body has {body.words} words; the guide asks for at least {words} (code not counted)"))
+    if t.kind is Kind.topic:
+        runnable = sum(c.runs for c in body.code)
+        if runnable < m.examples:
+            out.append(("", f"body has {runnable} runnable ```python example(s); at least {m.examples} needed"))
+    if t.kind is Kind.case_study:
+        have = {h[1].strip().lower() for h in body.headings if h[0] == 2}
+        missing = [h for h in CASE_STUDY_HEADINGS if h.lower() not in have]
+        if missing:
+            out.append(("", "case study lacks the template's ## headings: " + ", ".join(missing)))
+    nq = m.cheat_sheet_questions if t.kind is Kind.cheat_sheet else m.questions
+    if len(t.questions) < nq:
+        out.append(("questions", f"{len(t.questions)} questions; at least {nq} needed"))
+    levels = {q.level for q in t.questions}
+    need_levels = 3 if t.kind is Kind.topic else 2
+    if t.questions and len(levels) < min(need_levels, len(t.questions)):
+        out.append(("questions", f"levels not mixed: only {', '.join(sorted(lv.value for lv in levels))}"))
+    for i, q in enumerate(t.questions):
+        n = _answer_words(q.a)
+        if not m.answer_words_min <= n <= m.answer_words_max:
+            out.append((f"questions[{i}].a", f"answer has {n} words; the guide asks for {m.answer_words_min}–{m.answer_words_max}"))
+    if t.kind is not Kind.cheat_sheet and len(t.pitfalls) < m.pitfalls:
+        out.append(("pitfalls", f"{len(t.pitfalls)} pitfalls; at least {m.pitfalls} needed"))
+    if len(t.further_reading) < m.references:
+        out.append(("further_reading", f"{len(t.further_reading)} references; at least {m.references} needed"))
+    if len(body.links) < m.links:
+        out.append(("", f"body has {len(body.links)} topic: cross-references; at least {m.links} needed"))
+    return out
+
+
+def _answer_words(text: str) -> int:
+    doc = parse(text)
+    return doc.words + sum(len(c.code.split()) for c in doc.code)
+
+
+def check_cycles(written: dict[str, Topic], col: Collector) -> None:
+    """Report each prerequisite cycle once, at the topic where the walk closes it."""
+    state: dict[str, int] = {}
+    reported: set[frozenset] = set()
+
+    def visit(tid: str, stack: list[str]) -> None:
+        state[tid] = 1
+        stack.append(tid)
+        for i, dep in enumerate(written[tid].prerequisites):
+            if dep not in written:
+                continue
+            if state.get(dep) == 1:
+                cycle = stack[stack.index(dep):] + [dep]
+                key = frozenset(cycle)
+                if key not in reported:
+                    reported.add(key)
+                    t = written[tid]
+                    col.add(t.source, t.lines.get(f"prerequisites.{i}", 1), f"prerequisites[{i}]",
+                            "prerequisite cycle: " + " -> ".join(cycle))
+            elif dep not in state:
+                visit(dep, stack)
+        stack.pop()
+        state[tid] = 2
+
+    for tid in written:
+        if tid not in state:
+            visit(tid, [])

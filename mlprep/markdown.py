@@ -1,0 +1,305 @@
+"""Markdown: parse once with markdown-it-py, render per target.
+
+Targets differ only where formats do: math is MathML for `site` and `epub`, SVG for `pdf`, MathJax
+delimiters for `anki`; code is Pygments HTML except in `epub`, where pandoc highlights it; `topic:`
+links go through a resolver the builder passes in. Raw HTML is never passed through.
+"""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Callable, Optional
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+from mdit_py_plugins.dollarmath import dollarmath_plugin
+from pygments import highlight
+from pygments.formatters import HtmlFormatter
+from pygments.lexers import TextLexer, get_lexer_by_name
+from pygments.util import ClassNotFound
+
+from schemas.models import slugify
+
+TARGETS = ("site", "epub", "pdf", "anki")
+TOPIC_SCHEME = "topic:"
+
+# Resolver: (topic_id, anchor or None) -> href, or None when the target is planned but not written.
+Resolver = Callable[[str, Optional[str]], Optional[str]]
+
+
+@dataclass
+class Link:
+    target: str
+    anchor: Optional[str]
+    line: int  # 0-based line within the parsed text
+
+
+@dataclass
+class Code:
+    lang: str
+    info: str
+    code: str
+    line: int  # 0-based line of the opening fence
+
+    @property
+    def runs(self) -> bool:
+        return self.lang == "python" and "norun" not in self.info.split()[1:]
+
+
+@dataclass
+class Math:
+    latex: str
+    display: bool
+    line: int
+
+
+@dataclass
+class Doc:
+    """A parsed Markdown text and what validation and builders need to know about it."""
+    tokens: list[Token]
+    headings: list[tuple[int, str, str]] = field(default_factory=list)  # (level, text, slug)
+    links: list[Link] = field(default_factory=list)
+    code: list[Code] = field(default_factory=list)
+    math: list[Math] = field(default_factory=list)
+    words: int = 0  # prose words, code blocks excluded
+
+
+def _make_md() -> MarkdownIt:
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    md.enable("table").enable("strikethrough")
+    # allow_digits=False: "$5 and $10" stays text; allow_space=False: "$ x $" is not math.
+    md.use(dollarmath_plugin, allow_labels=False, allow_space=False, allow_digits=False, double_inline=True)
+    return md
+
+
+_MD = _make_md()
+_WORD = re.compile(r"[^\W_][\w'’-]*", re.UNICODE)
+
+
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+@lru_cache(maxsize=None)
+def parse(text: str, reserved_ids: tuple[str, ...] = ()) -> Doc:
+    """Parse Markdown once; heading ids avoid `reserved_ids` (question anchors on the same page)."""
+    tokens = _MD.parse(text, {})
+    doc = Doc(tokens)
+    seen = set(reserved_ids)
+    words = 0
+    for i, tok in enumerate(tokens):
+        line = tok.map[0] if tok.map else 0
+        if tok.type == "heading_open":
+            inline = tokens[i + 1]
+            plain = "".join(c.content for c in inline.children or [] if c.type in ("text", "code_inline"))
+            slug = base = slugify(plain) or "section"
+            n = 1
+            while slug in seen:
+                slug = f"{base}-{n}"
+                n += 1
+            seen.add(slug)
+            tok.attrSet("id", slug)
+            doc.headings.append((int(tok.tag[1]), plain, slug))
+        elif tok.type == "fence":
+            info = tok.info.strip()
+            lang = info.split()[0].lower() if info else ""
+            doc.code.append(Code(lang, info, tok.content, line))
+        elif tok.type == "math_block":
+            doc.math.append(Math(tok.content.strip(), True, line))
+        elif tok.type == "inline":
+            words += count_words(tok.content)
+            for child in tok.children or []:
+                if child.type == "link_open":
+                    href = str(child.attrGet("href") or "")
+                    if href.startswith(TOPIC_SCHEME):
+                        target, _, anchor = href[len(TOPIC_SCHEME):].partition("#")
+                        doc.links.append(Link(target, anchor or None, line))
+                elif child.type in ("math_inline", "math_inline_double"):
+                    doc.math.append(Math(child.content.strip(), child.type == "math_inline_double", line))
+    doc.words = words
+    return doc
+
+
+# --- math ------------------------------------------------------------------------------------
+
+_UNKNOWN_COMMAND = re.compile(r"<m[io]>(\\[A-Za-z]+)</m[io]>")
+
+
+@lru_cache(maxsize=None)
+def mathml(latex: str, display: bool) -> str:
+    """LaTeX to MathML; raises ValueError for a command latex2mathml would print as raw text."""
+    from latex2mathml.converter import convert
+
+    latex = re.sub(r"\\arg(?![A-Za-z])", r"\\operatorname{arg}", latex)  # latex2mathml lacks \arg
+    out = convert(latex, display="block" if display else "inline")
+    bad = _UNKNOWN_COMMAND.search(out)
+    if bad:
+        raise ValueError(f"unsupported LaTeX command {bad.group(1)}")
+    return out
+
+
+@lru_cache(maxsize=None)
+def math_svg(latex: str, display: bool) -> str:
+    """SVG for print; inline formulas are shifted to sit on the text baseline."""
+    import ziamath
+
+    ziamath.config.svg2 = False  # unique glyph ids per formula, so formulas on one page don't clash
+    m = ziamath.Math.fromlatex(latex, size=10)
+    svg = m.svg()
+    if display:
+        return f'<div class="math display">{svg}</div>'
+    _, height = m.getsize()
+    ymin = m.bbox().ymin if hasattr(m, "bbox") else 0
+    return f'<span class="math inline" style="vertical-align:{ymin:.2f}px">{svg}</span>'
+
+
+# --- code ------------------------------------------------------------------------------------
+
+FORMATTER = HtmlFormatter(cssclass="highlight", nowrap=False)
+
+
+@lru_cache(maxsize=None)
+def highlight_code(code: str, lang: str) -> str:
+    try:
+        lexer = get_lexer_by_name(lang) if lang else TextLexer()
+    except ClassNotFound:
+        lexer = TextLexer()
+    return highlight(code, lexer, FORMATTER)
+
+
+def pygments_css(style: str = "default", selector: str = ".highlight") -> str:
+    return HtmlFormatter(style=style).get_style_defs(selector)
+
+
+# --- rendering -------------------------------------------------------------------------------
+
+def _render_fence(self, tokens, idx, options, env):
+    tok = tokens[idx]
+    info = tok.info.strip()
+    lang = info.split()[0].lower() if info else ""
+    note = ' <span class="norun">not run: see text</span>' if "norun" in info.split()[1:] else ""
+    if env["target"] == "epub":
+        cls = f' class="sourceCode {html.escape(lang)}"' if lang else ""
+        return f"<pre{cls}><code>{html.escape(tok.content)}</code></pre>\n"
+    label = f'<div class="code-label">{html.escape(lang)}{note}</div>' if lang else ""
+    return f'<div class="code">{label}{highlight_code(tok.content, lang)}</div>\n'
+
+
+def _math(env, latex: str, display: bool) -> str:
+    target = env["target"]
+    latex = latex.strip()
+    if target == "anki":
+        return f"\\[{html.escape(latex)}\\]" if display else f"\\({html.escape(latex)}\\)"
+    if target == "pdf":
+        return math_svg(latex, display)
+    return mathml(latex, display)
+
+
+def _render_math_inline(self, tokens, idx, options, env):
+    return _math(env, tokens[idx].content, False)
+
+
+def _render_math_inline_double(self, tokens, idx, options, env):
+    return _math(env, tokens[idx].content, True)
+
+
+def _render_math_block(self, tokens, idx, options, env):
+    return f'<div class="math-display">{_math(env, tokens[idx].content, True)}</div>\n'
+
+
+def _render_heading_open(self, tokens, idx, options, env):
+    tok = tokens[idx]
+    hid = f'{env.get("id_prefix", "")}{tok.attrGet("id")}'
+    shift = env.get("heading_shift", 0)
+    level = min(6, int(tok.tag[1]) + shift)
+    return f'<h{level} id="{html.escape(hid)}">'
+
+
+def _render_heading_close(self, tokens, idx, options, env):
+    level = min(6, int(tokens[idx].tag[1]) + env.get("heading_shift", 0))
+    return f"</h{level}>\n"
+
+
+def _render_link_open(self, tokens, idx, options, env):
+    tok = tokens[idx]
+    href = str(tok.attrGet("href") or "")
+    stack = env.setdefault("_link_stack", [])
+    if href.startswith(TOPIC_SCHEME):
+        target, _, anchor = href[len(TOPIC_SCHEME):].partition("#")
+        resolved = env["resolve"](target, anchor or None)
+        if resolved is None:
+            stack.append("</span>")
+            return '<span class="planned" title="Planned topic, not written yet">'
+        stack.append("</a>")
+        return f'<a href="{html.escape(resolved)}" class="xref">'
+    stack.append("</a>")
+    title = tok.attrGet("title")
+    t = f' title="{html.escape(str(title))}"' if title else ""
+    external = href.startswith(("http://", "https://"))
+    rel = ' rel="noopener"' if external else ""
+    return f'<a href="{html.escape(href)}"{t}{rel}>'
+
+
+def _render_link_close(self, tokens, idx, options, env):
+    stack = env.get("_link_stack") or ["</a>"]
+    return stack.pop()
+
+
+def _render_image(self, tokens, idx, options, env):
+    tok = tokens[idx]
+    alt = self.renderInlineAsText(tok.children or [], options, env)
+    src = str(tok.attrGet("src") or "")
+    if env["target"] == "anki" and not src.startswith(("http://", "https://")):
+        src = src.rsplit("/", 1)[-1]  # Anki keeps media flat, by file name
+    return f'<img src="{html.escape(src)}" alt="{html.escape(alt)}">'
+
+
+def _render_table_open(self, tokens, idx, options, env):
+    return '<div class="table-wrap"><table>\n'
+
+
+def _render_table_close(self, tokens, idx, options, env):
+    return "</table></div>\n"
+
+
+for _name, _fn in {
+    "fence": _render_fence,
+    "math_inline": _render_math_inline,
+    "math_inline_double": _render_math_inline_double,
+    "math_block": _render_math_block,
+    "math_block_label": _render_math_block,
+    "heading_open": _render_heading_open,
+    "heading_close": _render_heading_close,
+    "link_open": _render_link_open,
+    "link_close": _render_link_close,
+    "image": _render_image,
+    "table_open": _render_table_open,
+    "table_close": _render_table_close,
+}.items():
+    _MD.add_render_rule(_name, _fn)
+
+
+def render(text: str, target: str, resolve: Resolver, *, id_prefix: str = "", heading_shift: int = 0,
+           reserved_ids: tuple[str, ...] = (), inline: bool = False) -> str:
+    """Render Markdown to HTML for one target. `inline=True` drops a single wrapping <p>."""
+    assert target in TARGETS, target
+    doc = parse(text, reserved_ids)
+    env = {"target": target, "resolve": resolve, "id_prefix": id_prefix, "heading_shift": heading_shift}
+    out = _MD.renderer.render(doc.tokens, _MD.options, env)
+    if inline:
+        stripped = out.strip()
+        if stripped.startswith("<p>") and stripped.endswith("</p>") and stripped.count("<p>") == 1:
+            return stripped[3:-4]
+    return out
+
+
+def plain_text(text: str) -> str:
+    """Text content for the search index: Markdown syntax and code dropped."""
+    doc = parse(text)
+    parts = []
+    for tok in doc.tokens:
+        if tok.type == "inline":
+            parts.append("".join(c.content for c in tok.children or [] if c.type in ("text", "code_inline")))
+    return " ".join(p for p in parts if p)

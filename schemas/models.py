@@ -1,0 +1,232 @@
+"""Pydantic models of the content contract.
+
+`*Meta` models are what authors write (YAML); `Topic`, `Section` and `Book` add what the loader
+derives (ids from file names, the Markdown body, source paths). Unknown fields are forbidden so a
+typo in front matter is an error, not a silently ignored key.
+"""
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraints, model_validator
+
+KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+SNAKE = r"^[a-z0-9]+(_[a-z0-9]+)*$"
+
+KebabId = Annotated[str, StringConstraints(pattern=KEBAB)]
+TopicId = Annotated[str, StringConstraints(pattern=SNAKE)]
+Tag = Annotated[str, StringConstraints(pattern=KEBAB)]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Difficulty(str, Enum):
+    foundational = "foundational"
+    intermediate = "intermediate"
+    advanced = "advanced"
+
+
+class Level(str, Enum):
+    junior = "junior"
+    mid = "mid"
+    senior = "senior"
+
+
+class Kind(str, Enum):
+    topic = "topic"
+    case_study = "case_study"
+    cheat_sheet = "cheat_sheet"
+
+
+class Track(str, Enum):
+    technical = "technical"
+    business = "business"
+
+
+class Question(Strict):
+    id: KebabId = Field(description="Stable for life: it keys the Anki note. Rewording the question keeps the id.")
+    q: NonEmpty = Field(description="The question, one line of Markdown.")
+    a: NonEmpty = Field(description="The answer in Markdown, complete on its own (the back of a flashcard).")
+    level: Level
+
+
+class Reference(Strict):
+    title: NonEmpty
+    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+    authors: Optional[str] = None
+    year: Optional[int] = Field(default=None, ge=1700, le=2100)
+    note: Optional[str] = Field(default=None, description="Chapter, section or why it is worth reading.")
+
+
+class TopicMeta(Strict):
+    """The front matter of a topic, case study or cheat sheet."""
+    title: NonEmpty
+    summary: NonEmpty
+    kind: Kind = Kind.topic
+    difficulty: Difficulty
+    roles: list[KebabId] = Field(default_factory=list)
+    prerequisites: list[TopicId] = Field(default_factory=list)
+    tags: list[Tag] = Field(default_factory=list)
+    track: Optional[Track] = Field(default=None, description="Case studies only.")
+    pages: Optional[int] = Field(default=None, ge=1, le=2, description="Cheat sheets only: printed page budget.")
+    questions: list[Question] = Field(default_factory=list)
+    pitfalls: list[NonEmpty] = Field(default_factory=list)
+    further_reading: list[Reference] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> "TopicMeta":
+        if self.kind is Kind.case_study and self.track is None:
+            raise ValueError("track: a case study needs a track (technical | business)")
+        if self.kind is not Kind.case_study and self.track is not None:
+            raise ValueError("track: only case studies have a track")
+        if self.kind is Kind.cheat_sheet and self.pages is None:
+            raise ValueError("pages: a cheat sheet needs a pages budget (1 or 2)")
+        if self.kind is not Kind.cheat_sheet and self.pages is not None:
+            raise ValueError("pages: only cheat sheets have a pages budget")
+        return self
+
+
+class Topic(TopicMeta):
+    """A loaded topic: front matter plus what the loader derives."""
+    model_config = ConfigDict(extra="forbid")
+    id: TopicId
+    section_id: str
+    body: str
+    source: Path
+    body_line: int = Field(description="1-based line of the first body line in the source file.")
+    lines: dict[str, int] = Field(default_factory=dict, description="Field path -> source line.")
+
+
+class SectionMeta(Strict):
+    title: NonEmpty
+    overview: NonEmpty
+    order: list[TopicId] = Field(min_length=1)
+
+
+class Section(SectionMeta):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    folder: str
+    number: int
+    topics: list[Topic] = Field(default_factory=list, description="Written topics in reading order.")
+    source: Path
+
+    @property
+    def planned(self) -> list[str]:
+        written = {t.id for t in self.topics}
+        return [tid for tid in self.order if tid not in written]
+
+
+class Role(Strict):
+    id: KebabId
+    title: NonEmpty
+    description: NonEmpty
+    critical_topics: list[TopicId] = Field(default_factory=list)
+
+
+class Week(Strict):
+    label: NonEmpty
+    title: NonEmpty
+    focus: Optional[str] = None
+    topics: list[TopicId] = Field(default_factory=list)
+
+
+class StudyPath(Strict):
+    id: KebabId
+    title: NonEmpty
+    audience: NonEmpty
+    duration: NonEmpty
+    weeks: list[Week] = Field(min_length=1)
+
+
+class ChecklistGroup(Strict):
+    group: NonEmpty
+    items: list[NonEmpty] = Field(min_length=1)
+
+
+class Minimums(Strict):
+    """The guide's minimums, enforced for every written topic. A book may lower them (test fixtures do)."""
+    words: int = 1000
+    questions: int = 8
+    pitfalls: int = 4
+    references: int = 3
+    examples: int = 1
+    links: int = 1
+    answer_words_min: int = 40
+    answer_words_max: int = 250
+    case_study_words: int = 2000
+    cheat_sheet_words: int = 600
+    cheat_sheet_questions: int = 6
+
+
+class BookMeta(Strict):
+    title: NonEmpty
+    subtitle: Optional[str] = None
+    authors: list[NonEmpty] = Field(min_length=1)
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$")]
+    identifier: NonEmpty
+    version: NonEmpty
+    date: Optional[str] = None
+    description: NonEmpty
+    subjects: list[NonEmpty] = Field(default_factory=list)
+    site_url: Optional[Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]] = None
+    overview: NonEmpty
+    how_to_use: NonEmpty
+    roles: list[Role] = Field(min_length=1)
+    study_paths: list[StudyPath] = Field(default_factory=list)
+    checklist: list[ChecklistGroup] = Field(default_factory=list)
+    minimums: Minimums = Field(default_factory=Minimums)
+
+
+class Book(BookMeta):
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+    sections: list[Section] = Field(default_factory=list)
+    root: Path
+    _topic_index: Optional[dict] = PrivateAttr(default=None)
+
+    # --- derived look-ups, built once by the loader -------------------------------------
+    def topics(self) -> list[Topic]:
+        """Every written topic in reading order."""
+        return [t for s in self.sections for t in s.topics]
+
+    def topic(self, topic_id: str) -> Optional[Topic]:
+        return self._index().get(topic_id)
+
+    def section_of(self, topic_id: str) -> Optional[Section]:
+        for s in self.sections:
+            if topic_id in s.order:
+                return s
+        return None
+
+    def role(self, role_id: str) -> Optional[Role]:
+        return next((r for r in self.roles if r.id == role_id), None)
+
+    def path(self, path_id: str) -> Optional[StudyPath]:
+        return next((p for p in self.study_paths if p.id == path_id), None)
+
+    def required_by(self, topic_id: str) -> list[Topic]:
+        """Written topics that list `topic_id` as a prerequisite (backlinks), in reading order."""
+        return [t for t in self.topics() if topic_id in t.prerequisites]
+
+    def title_of(self, topic_id: str) -> str:
+        """A written topic's title, or a readable name for a planned one."""
+        t = self.topic(topic_id)
+        return t.title if t else topic_id.replace("_", " ").capitalize()
+
+    def _index(self) -> dict[str, Topic]:
+        if self._topic_index is None:
+            self._topic_index = {t.id: t for t in self.topics()}
+        return self._topic_index
+
+
+def slugify(text: str) -> str:
+    """GitHub-style heading slug: lower-case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"<[^>]+>", "", text).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return re.sub(r"[\s]+", "-", text).strip("-")

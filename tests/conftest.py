@@ -1,0 +1,40 @@
+"""Shared fixtures: small fixture books under tests/roots/, copied to a temp dir per test."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ROOTS = Path(__file__).resolve().parent / "roots"
+CONTENT = REPO / "content"
+MLPREP = [sys.executable, "-m", "mlprep.cli"]
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    """A writable copy of the good fixture book."""
+    dest = tmp_path / "book"
+    shutil.copytree(ROOTS / "good", dest)
+    return dest
+
+
+def run(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
+    """Run the real CLI in a fresh interpreter (so exit codes and stderr are exactly what a user sees)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([*MLPREP, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=600)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"mlprep {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def real_site(tmp_path_factory) -> Path:
+    """The real content's site, built once per session into a temp dir."""
+    out = tmp_path_factory.mktemp("real")
+    run("--content", str(CONTENT), "--out", str(out), "build", "site", check=True)
+    return out / "site"
