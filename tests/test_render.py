@@ -1,0 +1,95 @@
+"""Markdown rendering: math, code, escaping, topic: links and anchors, per target."""
+from __future__ import annotations
+
+import re
+
+from mlprep.markdown import parse, plain_text, render
+
+TEXT = """## A heading with `code`
+
+Inline $x^2 + y_i$ and a [link](topic:known#sec) and a [planned one](topic:planned).
+Costs USD 5 and $5 and $10 stay text.
+
+$$
+\\frac{a}{b}
+$$
+
+```python
+def f(x):
+    return x + 1
+```
+
+<script>alert(1)</script> <b>bold?</b>
+"""
+
+
+def resolve(topic_id, anchor):
+    return None if topic_id == "planned" else f"../topics/{topic_id}.html" + (f"#{anchor}" if anchor else "")
+
+
+def test_math_is_mathml_for_site_and_mathjax_for_anki():
+    html = render(TEXT, "site", resolve)
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><msup><mi>x</mi><mn>2</mn></msup>' in html
+    assert 'display="block"><mrow><mfrac>' in html
+    assert "$5 and $10 stay text" in html
+    anki = render(TEXT, "anki", resolve)
+    assert "\\(x^2 + y_i\\)" in anki and "\\[\\frac{a}{b}\\]" in anki
+    assert "<math" not in anki
+
+
+def test_math_is_svg_for_pdf():
+    html = render("Inline $x^2$ here.", "pdf", resolve)
+    assert "<svg" in html and "x^2" not in html
+
+
+def test_code_is_highlighted_with_pygments():
+    html = render(TEXT, "site", resolve)
+    assert '<div class="highlight"><pre>' in html
+    assert '<span class="k">def</span>' in html and '<span class="nf">f</span>' in html
+
+
+def test_epub_code_is_left_for_pandoc():
+    html = render(TEXT, "epub", resolve)
+    assert '<pre class="sourceCode python"><code>def f(x):' in html
+
+
+def test_raw_html_is_escaped():
+    for target in ("site", "epub", "anki", "pdf"):
+        html = render(TEXT, target, resolve)
+        assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "<b>" not in html
+
+
+def test_javascript_links_are_not_rendered_as_links():
+    html = render("[x](javascript:alert(1))", "site", resolve)
+    assert 'href="javascript' not in html
+
+
+def test_topic_links_resolve_per_target_and_planned_targets_are_not_links():
+    html = render(TEXT, "site", resolve)
+    assert '<a href="../topics/known.html#sec" class="xref">link</a>' in html
+    assert '<span class="planned" title="Planned topic, not written yet">planned one</span>' in html
+    assert "topic:" not in html
+
+
+def test_heading_anchors_and_prefix():
+    assert '<h2 id="a-heading-with-code">' in render(TEXT, "site", resolve)
+    assert '<h2 id="t1--a-heading-with-code">' in render(TEXT, "epub", resolve, id_prefix="t1--")
+    assert '<h3 id="a-heading-with-code">' in render(TEXT, "epub", resolve, heading_shift=1)
+
+
+def test_heading_ids_are_unique_and_avoid_question_ids():
+    doc = parse("## Intro\n\n## Intro\n\n## Why scale\n", ("why-scale",))
+    assert [slug for _, _, slug in doc.headings] == ["intro", "intro-1", "why-scale-1"]
+
+
+def test_parse_reports_links_code_and_words():
+    doc = parse(TEXT)
+    assert [(link.target, link.anchor) for link in doc.links] == [("known", "sec"), ("planned", None)]
+    assert doc.code[0].runs and doc.code[0].line == 9
+    assert not parse("```python norun\nx\n```\n").code[0].runs
+    assert doc.words > 10 and "return" not in plain_text(TEXT)
+
+
+def test_inline_render_drops_paragraph():
+    assert render("Just *this*", "site", resolve, inline=True) == "Just <em>this</em>"
