@@ -1,8 +1,9 @@
 """Markdown: parse once with markdown-it-py, render per target.
 
-Targets differ only where formats do: math is MathML for `site` and `epub`, SVG for `pdf`, MathJax
-delimiters for `anki`; code is Pygments HTML except in `epub`, where pandoc highlights it; `topic:`
-links go through a resolver the builder passes in. Raw HTML is never passed through.
+Targets differ only where formats do: math is MathML for `site`, TeX in math/tex scripts that pandoc
+turns into MathML for `epub` (an intermediate file, never a page), SVG for `pdf`, MathJax delimiters
+for `anki`; code is Pygments HTML except in `epub`, where pandoc highlights it; `topic:` links go
+through a resolver the builder passes in. Raw HTML from content is never passed through.
 """
 from __future__ import annotations
 
@@ -192,6 +193,10 @@ def _math(env, latex: str, display: bool) -> str:
     latex = latex.strip()
     if target == "anki":
         return f"\\[{html.escape(latex)}\\]" if display else f"\\({html.escape(latex)}\\)"
+    if target == "epub":  # pandoc's HTML reader takes TeX from these and writes MathML (--mathml)
+        mode = "; mode=display" if display else ""
+        tex = latex.replace("</", "<\\/")  # cannot close the script element early
+        return f'<script type="math/tex{mode}">{tex}</script>'
     if target == "pdf":
         return math_svg(latex, display)
     return mathml(latex, display)

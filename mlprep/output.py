@@ -18,7 +18,7 @@ from typing import Iterator
 def staged(target: Path, *, full: bool = True, keep: tuple[str, ...] = ()) -> Iterator[Path]:
     """Yield a temp folder; on success commit it to `target`, on error delete it and re-raise."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent)).resolve()
     try:
         yield tmp
     except BaseException:

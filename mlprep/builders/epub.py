@@ -1,0 +1,143 @@
+"""The EPUB book: our Jinja template renders one HTML document from the rendered content; the real
+pandoc binary (shipped by pypandoc-binary) only packages it as EPUB 3, with MathML and highlighting."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import textwrap
+from pathlib import Path
+
+from markupsafe import Markup
+
+from mlprep.builders import BuildError, Options, selected_topics
+from mlprep.builders.anki import content_time
+from mlprep.builders.common import KIND_LABEL, jinja
+from mlprep.markdown import render
+from mlprep.output import staged
+from schemas.models import Book, Topic
+
+NAME = "epub"
+BOOK_FILE = "ml-interview-prep.epub"
+KEEP = ("ml-interview-prep--*.epub",)
+
+
+def pandoc_path() -> str:
+    import pypandoc
+
+    return pypandoc.get_pandoc_path()
+
+
+def build(book: Book, out: Path, options: Options) -> str:
+    topics = selected_topics(book, options)
+    if not topics:
+        raise BuildError(f"no written topic for {options.focus or 'the book'}")
+    included = {t.id for t in topics}
+
+    def resolve(topic_id: str, anchor: str | None) -> str | None:
+        if topic_id not in included:
+            return None
+        return f"#{topic_id}--{anchor}" if anchor else f"#{topic_id}"
+
+    def md(text: str, *, inline: bool = False, prefix: str = "", shift: int = 0, reserved=()) -> Markup:
+        return Markup(render(text, "epub", resolve, inline=inline, id_prefix=prefix, heading_shift=shift,
+                             reserved_ids=reserved))
+
+    def ref(tid: str) -> dict:
+        return {"title": book.title_of(tid), "href": f"#{tid}" if tid in included else None}
+
+    chapters = []
+    for s in book.sections:
+        chosen = [t for t in s.topics if t.id in included]
+        if not chosen and options.focus:
+            continue  # a focused book holds only its chapters; the full book shows every section's plan
+        n = len(chapters) + 1
+        chapters.append({
+            "id": s.id, "number": n, "title": s.title, "overview": md(s.overview, shift=1),
+            "planned": [book.title_of(p) for p in s.planned] if not options.focus else [],
+            "topics": [topic_view(t, f"{n}.{i}", md, ref) for i, t in enumerate(chosen, 1)],
+            "answers": any(t.questions for t in chosen),
+        })
+    paths = [p for p in book.study_paths if not options.path or p.id == options.path]
+    env = jinja(options.templates, "epub")
+    html = env.get_template("book.html").render(
+        book=book, overview=md(book.overview, shift=1), how_to_use=md(book.how_to_use, shift=1),
+        paths=[{"id": p.id, "title": p.title, "duration": p.duration, "audience": p.audience,
+                "weeks": [{"label": w.label, "title": w.title, "focus": md(w.focus, inline=True) if w.focus else "",
+                           "topics": [ref(t) for t in w.topics]} for w in p.weeks]} for p in paths],
+        roles=[{"id": r.id, "title": r.title, "description": r.description,
+                "critical": [ref(t) for t in r.critical_topics]}
+               for r in book.roles if not options.role or r.id == options.role],
+        checklist=[{"group": g.group, "entries": [md(i, inline=True) for i in g.items]} for g in book.checklist],
+        chapters=chapters)
+    focus_title = ""
+    if options.role:
+        focus_title = book.role(options.role).title
+    elif options.path:
+        focus_title = book.path(options.path).title
+    stamp = content_time(book.root)
+    meta = env.get_template("metadata.yaml").render(
+        book=book, subtitle=" — ".join(x for x in (book.subtitle, focus_title) if x), date=book.date or "", scheme="UUID" if book.identifier.startswith("urn:uuid:") else "URI",
+        description=book.description + (f" Focused edition: {focus_title}." if focus_title else ""))
+    filename = BOOK_FILE if not options.focus else f"ml-interview-prep--{options.focus}.epub"
+    with tempfile.TemporaryDirectory(prefix="mlprep-epub-") as work, staged(out, full=not options.focus, keep=KEEP) as tmp:
+        w = Path(work)
+        (w / "book.html").write_text(html, encoding="utf-8")
+        (w / "metadata.yaml").write_text(meta, encoding="utf-8")
+        (w / "epub.css").write_bytes((options.templates / "epub" / "epub.css").read_bytes())
+        cover(book, w / "cover.png", focus_title)
+        cmd = [pandoc_path(), "book.html", "--from=html", "--to=epub3", "--metadata-file=metadata.yaml",
+               "--toc", "--toc-depth=2", "--split-level=1", "--css=epub.css", "--epub-cover-image=cover.png",
+               "--mathml", "--syntax-highlighting=tango", f"--output={tmp / filename}"]
+        env_vars = {**os.environ, "SOURCE_DATE_EPOCH": str(stamp)}  # reproducible timestamps in the zip
+        proc = subprocess.run(cmd, cwd=w, capture_output=True, text=True, env=env_vars, timeout=600)
+        if proc.returncode != 0:
+            raise BuildError(f"pandoc failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+        size = (tmp / filename).stat().st_size
+    return f"{len(topics)} topics, {size / 1024:.0f} KiB ({filename})"
+
+
+def topic_view(t: Topic, number: str, md, ref) -> dict:
+    qids = tuple(q.id for q in t.questions)
+    return {
+        "id": t.id, "n": number, "title": t.title, "summary": md(t.summary, inline=True),
+        "difficulty": t.difficulty.value, "kind_label": KIND_LABEL[t.kind],
+        "prerequisites": [ref(p) for p in t.prerequisites],
+        "body": md(t.body, prefix=f"{t.id}--", shift=1, reserved=qids),
+        "questions": [{"id": q.id, "level": q.level.value, "q": md(q.q, inline=True),
+                       "a": md(q.a, prefix=f"ans--{t.id}--{q.id}--")} for q in t.questions],
+        "pitfalls": [md(p) for p in t.pitfalls],
+        "reading": t.further_reading,
+    }
+
+
+def cover(book: Book, path: Path, focus: str = "") -> None:
+    """A 1600x2400 cover drawn from the book's metadata at build time (no binary kept in the repo)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    w, h = 1600, 2400
+    img = Image.new("RGB", (w, h), (16, 42, 67))
+    d = ImageDraw.Draw(img)
+    d.rectangle([0, int(h * 0.62), w, h], fill=(11, 92, 173))
+    for i in range(12):  # a quiet network motif: nodes and edges, deterministic
+        x0, y0 = 160 + i * 110, 260 + (i * 97) % 400
+        x1, y1 = 160 + ((i + 5) % 12) * 110, 260 + (((i + 5) % 12) * 97) % 400
+        d.line([x0, y0, x1, y1], fill=(70, 110, 150), width=4)
+        d.ellipse([x0 - 14, y0 - 14, x0 + 14, y0 + 14], fill=(124, 183, 255))
+
+    def font(size: int):
+        return ImageFont.load_default(size=size)
+
+    y = 820
+    for line in textwrap.wrap(book.title, 16):
+        d.text((120, y), line, font=font(150), fill=(255, 255, 255))
+        y += 180
+    y += 30
+    for line in textwrap.wrap(book.subtitle or "", 34):
+        d.text((120, y), line, font=font(64), fill=(200, 220, 240))
+        y += 84
+    if focus:
+        d.text((120, y + 40), focus, font=font(72), fill=(255, 214, 102))
+    d.text((120, int(h * 0.62) + 120), ", ".join(book.authors), font=font(60), fill=(255, 255, 255))
+    d.text((120, h - 200), f"Version {book.version}", font=font(48), fill=(220, 232, 245))
+    img.save(path, format="PNG", optimize=True)
