@@ -143,17 +143,16 @@ def mathml(latex: str, display: bool) -> str:
 
 @lru_cache(maxsize=None)
 def math_svg(latex: str, display: bool) -> str:
-    """SVG for print; inline formulas are shifted to sit on the text baseline."""
+    """SVG for print (WeasyPrint draws MathML as flat text). Inline formulas use text style and are
+    shifted by ziamath's baseline offset so they sit on the line like the words around them."""
     import ziamath
 
-    ziamath.config.svg2 = False  # unique glyph ids per formula, so formulas on one page don't clash
-    m = ziamath.Math.fromlatex(latex, size=10)
+    ziamath.config.svg2 = False  # SVG 1.1 output: glyph ids unique per formula, so formulas on a page don't clash
+    m = ziamath.Math.fromlatex(latex, size=10, inline=not display)
     svg = m.svg()
     if display:
-        return f'<div class="math display">{svg}</div>'
-    _, height = m.getsize()
-    ymin = m.bbox().ymin if hasattr(m, "bbox") else 0
-    return f'<span class="math inline" style="vertical-align:{ymin:.2f}px">{svg}</span>'
+        return f'<span class="math display">{svg}</span>'
+    return f'<span class="math inline" style="vertical-align:{m.getyofst():.2f}px">{svg}</span>'
 
 
 # --- code ------------------------------------------------------------------------------------
