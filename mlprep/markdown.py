@@ -145,7 +145,11 @@ def mathml(latex: str, display: bool) -> str:
 def math_svg(latex: str, display: bool) -> str:
     """SVG for print (WeasyPrint draws MathML as flat text). Inline formulas use text style and are
     shifted by ziamath's baseline offset so they sit on the line like the words around them."""
-    import ziamath
+    import warnings
+
+    with warnings.catch_warnings():  # ziamath's font lookup uses a deprecated importlib API
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import ziamath
 
     ziamath.config.svg2 = False  # SVG 1.1 output: glyph ids unique per formula, so formulas on a page don't clash
     m = ziamath.Math.fromlatex(latex, size=10, inline=not display)
