@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from mlprep import __version__
-from mlprep.builders import BuildError, Options, formats
+from mlprep.builders import Options, formats
 from mlprep.errors import ContentError
 from mlprep.loader import load_book
 
@@ -73,32 +73,32 @@ def validate(c: Ctx) -> None:
 @click.option("--role", help="Build a focused output with only this role's topics.")
 @click.option("--path", "study_path", help="Build a focused output with only this study path's topics.")
 @click.option("--paper", type=click.Choice(["a4", "letter"]), default="a4", show_default=True, help="PDF paper size.")
-@click.option("-j", "--jobs", type=int, default=os.cpu_count() or 1, show_default=True, help="Parallel workers.")
+@click.option("-j", "--jobs", type=int, default=os.cpu_count() or 1, show_default=True,
+              help="Parallel workers for formats and for pages/PDFs within a format.")
+@click.option("--force", is_flag=True, help="Ignore the cache and rebuild everything.")
 @pass_ctx
-def build(c: Ctx, fmt: tuple[str, ...], role: str | None, study_path: str | None, paper: str, jobs: int) -> None:
-    """Build FORMATs (default: all of them) into the output folder."""
+def build(c: Ctx, fmt: tuple[str, ...], role: str | None, study_path: str | None, paper: str, jobs: int,
+          force: bool) -> None:
+    """Build FORMATs (default: all of them) into the output folder.
+
+    Incremental: a format whose inputs (content, its templates, the tool, the options) are unchanged is
+    skipped, and within a format only the pages and PDFs whose inputs changed are rendered again.
+    """
+    from mlprep.build import run_build
+
     available = formats()
     unknown = [f for f in fmt if f not in available]
     if unknown:
         raise click.UsageError(f"unknown format {', '.join(unknown)}; choose from {', '.join(available)}")
     if role and study_path:
         raise click.UsageError("use --role or --path, not both")
-    book = c.load()
-    if role and not book.role(role):
-        raise click.BadParameter(f"unknown role {role!r}; known: {', '.join(r.id for r in book.roles)}", param_hint="--role")
-    if study_path and not book.path(study_path):
-        raise click.BadParameter(f"unknown study path {study_path!r}; known: {', '.join(p.id for p in book.study_paths)}",
-                                 param_hint="--path")
-    opts = Options(role=role, path=study_path, paper=paper, jobs=max(1, jobs), quiet=c.quiet, log=c.log)
-    for name in fmt or tuple(available):
-        t0 = time.perf_counter()
-        try:
-            written = available[name].build(book, c.out / name, opts)
-        except BuildError as e:
-            click.echo(f"{name}: build failed: {e}", err=True)
-            click.echo(f"{name}: the previous output in {c.out / name} is unchanged.", err=True)
-            sys.exit(1)
-        c.log(f"{name}: {written or 'done'} in {time.perf_counter() - t0:.2f}s -> {c.out / name}")
+    opts = Options(role=role, path=study_path, paper=paper, jobs=max(1, jobs), quiet=c.quiet, log=c.log, force=force)
+    failures = run_build(c, list(fmt or available), opts)
+    for name, message in failures:
+        click.echo(f"{name}: build failed: {message}", err=True)
+        click.echo(f"{name}: the previous output in {c.out / name} is unchanged.", err=True)
+    if failures:
+        sys.exit(1)
 
 
 @main.command()

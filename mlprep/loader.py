@@ -7,6 +7,7 @@ study paths, section order and the guide's minimums.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from pathlib import Path
 from typing import Any, Optional
@@ -28,7 +29,7 @@ CASE_STUDY_HEADINGS = [
     "Problem and clarifying questions", "Requirements and success metrics", "Data", "Approach",
     "Evaluation", "Deployment and monitoring", "Trade-offs and alternatives", "What interviewers probe",
 ]
-DERIVED = {"id", "section_id", "body", "source", "body_line", "lines"}
+DERIVED = {"id", "section_id", "body", "source", "body_line", "lines", "digest"}
 
 
 # --- reading files ---------------------------------------------------------------------------
@@ -219,16 +220,22 @@ def load_topic(path: Path, section_id: str, col: Collector) -> Optional[Topic]:
         del data[key]
     try:
         return Topic.model_validate({**data, "id": stem, "section_id": section_id, "body": body,
-                                     "source": path, "body_line": body_line, "lines": lines})
+                                     "source": path, "body_line": body_line, "lines": lines,
+                                     "digest": _hash(text)})
     except ValidationError as e:
         report_validation(e, TopicMeta, path, lines, col)
         return None
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def load_yaml_model(path: Path, model: type[BaseModel], col: Collector, extra: dict | None = None):
     text = read_text(path, col)
     if text is None:
         return None, {}
+    extra = extra or {}
     if not text.strip():
         col.add(path, 1, "", "empty file")
         return None, {}
@@ -239,7 +246,7 @@ def load_yaml_model(path: Path, model: type[BaseModel], col: Collector, extra: d
         col.add(path, 1, "", "must be a mapping of field: value")
         return None, {}
     try:
-        return model.model_validate({**data, **(extra or {})}), lines
+        return model.model_validate({**data, **extra}), lines
     except ValidationError as e:
         report_validation(e, model, path, lines, col)
         return None, lines
@@ -284,11 +291,12 @@ def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Probl
             col.add(spath, slines.get("order", 1), "order", f"{stem}.md is not listed in order (every topic file exactly once)")
         ordered = [by_id[t] for t in dict.fromkeys(smeta.order) if t in by_id]
         sections.append(Section(**smeta.model_dump(), id=sid, folder=folder.name, number=int(m.group(1)),
-                                topics=ordered, source=spath))
+                                topics=ordered, source=spath, digest=_hash(spath.read_text(encoding="utf-8"))))
 
     if meta is None:
         raise ContentError(col.problems)
-    book = Book.model_validate({**meta.model_dump(), "sections": sections, "root": root})
+    book = Book.model_validate({**meta.model_dump(), "sections": sections, "root": root,
+                                "digest": _hash(book_path.read_text(encoding="utf-8"))})
     check_book(book, col, book_path, book_lines, section_lines)
     if col.errors:
         raise ContentError(col.problems)

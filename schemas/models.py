@@ -101,6 +101,7 @@ class Topic(TopicMeta):
     source: Path
     body_line: int = Field(description="1-based line of the first body line in the source file.")
     lines: dict[str, int] = Field(default_factory=dict, description="Field path -> source line.")
+    digest: str = Field(default="", description="Hash of the source file's text: the cache key of its outputs.")
 
 
 class SectionMeta(Strict):
@@ -116,6 +117,7 @@ class Section(SectionMeta):
     number: int
     topics: list[Topic] = Field(default_factory=list, description="Written topics in reading order.")
     source: Path
+    digest: str = ""
 
     @property
     def planned(self) -> list[str]:
@@ -188,6 +190,7 @@ class Book(BookMeta):
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     sections: list[Section] = Field(default_factory=list)
     root: Path
+    digest: str = Field(default="", description="Hash of book.yaml's text.")
     _topic_index: Optional[dict] = PrivateAttr(default=None)
 
     # --- derived look-ups, built once by the loader -------------------------------------

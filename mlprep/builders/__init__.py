@@ -31,6 +31,7 @@ class Options:
     paper: str = "a4"
     jobs: int = 1
     quiet: bool = False
+    force: bool = False
     templates: Path = Path(__file__).resolve().parent.parent.parent / "templates"
     log: Callable[[str], None] = field(default=lambda msg: None)
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -38,8 +37,3 @@ def ref(book: Book, topic_id: str) -> Ref:
     if t is None:
         return Ref(topic_id, book.title_of(topic_id), False)
     return Ref(t.id, t.title, True, t.summary, t.difficulty.value, t.kind.value, KIND_LABEL[t.kind])
-
-
-def neighbours(items: list, item) -> tuple[Optional[object], Optional[object]]:
-    i = items.index(item)
-    return (items[i - 1] if i > 0 else None, items[i + 1] if i + 1 < len(items) else None)

@@ -3,12 +3,15 @@ block a box), all sheets in one file, and per role a mock-interview question boo
 Math is SVG (ziamath), so it prints crisply; a sheet over its page budget fails the build."""
 from __future__ import annotations
 
+import multiprocessing
 import re
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from markupsafe import Markup
 
 from mlprep.builders import BuildError, Options
+from mlprep.cache import Keys, digest, tool_digest, tree_digest
 from mlprep.markdown import pygments_css, render
 from mlprep.output import staged
 from schemas.models import Book, Kind, Topic
@@ -81,8 +84,7 @@ class Renderer:
         return doc
 
     def questions(self, role) -> object | None:
-        topics = [t for t in self.book.topics()
-                  if (role.id in t.roles or t.id in role.critical_topics) and t.questions]
+        topics = role_topics(self.book, role)
         if not topics:
             return None
         views, n = [], 0
@@ -100,25 +102,75 @@ class Renderer:
         return self.document(html)
 
 
-def build(book: Book, out: Path, options: Options) -> str:
-    r = Renderer(book, options)
+_STATE: dict = {}  # inherited by forked workers: the book and the options
+
+
+def jobs_for(book: Book, options: Options) -> list[tuple[str, str, str, str]]:
+    """(file name, cache key, kind, argument) for every PDF, keyed by exactly what it is made from."""
+    base = digest(tool_digest(), tree_digest(options.templates / "pdf", options.templates / "shared"),
+                  options.paper, book.title, book.version, book.date, book.site_url, book.language)
     sheets = [t for t in book.topics() if t.kind is Kind.cheat_sheet]
-    docs = {t.id: r.sheet(t) for t in sheets}  # raises BuildError on overflow, before anything is written
-    question_docs = {role.id: d for role in book.roles if (d := r.questions(role)) is not None}
-    meta = {"created": book.date or None, "modified": book.date or None}
+    jobs = [(f"{t.id}.pdf", digest(base, t.digest), "sheet", t.id) for t in sheets]
+    if sheets:
+        jobs.append(("all-cheat-sheets.pdf", digest(base, [t.digest for t in sheets]), "all", ""))
+    for role in book.roles:
+        topics = role_topics(book, role)
+        if topics:
+            key = digest(base, role.model_dump(), [(t.digest, book.section_of(t.id).title) for t in topics])
+            jobs.append((f"questions-{role.id}.pdf", key, "questions", role.id))
+    return jobs
+
+
+def role_topics(book: Book, role) -> list[Topic]:
+    return [t for t in book.topics() if (role.id in t.roles or t.id in role.critical_topics) and t.questions]
+
+
+def render_job(job: tuple[str, str, str, str]) -> tuple[str, bytes | None, int, str | None]:
+    """Render one PDF; returns (file name, bytes, pages, error). Runs in a worker process."""
+    name, _, kind, arg = job
+    book, options = _STATE["book"], _STATE["options"]
+    r = Renderer(book, options)
+    meta = book.date or None
+    try:
+        if kind == "sheet":
+            doc = r.sheet(book.topic(arg))
+        elif kind == "all":
+            docs = [r.sheet(t) for t in book.topics() if t.kind is Kind.cheat_sheet]
+            doc = docs[0].copy([p for d in docs for p in d.pages])
+        else:
+            doc = r.questions(book.role(arg))
+    except BuildError as e:
+        return name, None, 0, str(e)
+    doc.metadata.created = doc.metadata.modified = meta  # fixed dates: reproducible files
+    return name, doc.write_pdf(), len(doc.pages), None
+
+
+def build(book: Book, out: Path, options: Options) -> str:
+    cache = Keys(out.parent, f"pdf-files-{options.paper}")
+    if options.force:
+        cache.forget()
+    jobs = jobs_for(book, options)
+    reuse = {name for name, key, _, _ in jobs if cache.fresh(name, key) and (out / name).is_file()}
+    todo = [j for j in jobs if j[0] not in reuse]
+    # the longest first (question books), so the pool stays busy to the end
+    todo.sort(key=lambda j: {"questions": 0, "all": 1, "sheet": 2}[j[2]])
+    _STATE.update(book=book, options=options)
+    if options.jobs > 1 and len(todo) > 1:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(options.jobs, len(todo)), mp_context=ctx) as pool:
+            results = list(pool.map(render_job, todo))
+    else:
+        results = [render_job(j) for j in todo]
+    errors = [err for _, _, _, err in results if err]
+    if errors:
+        raise BuildError("; ".join(errors))  # nothing written: the last good PDFs stay
+    pages = {name: n for name, _, n, _ in results}
     with staged(out) as tmp:
-        for sid, doc in docs.items():
-            _write(doc, tmp / f"{sid}.pdf", meta)
-        if docs:
-            first = next(iter(docs.values()))
-            _write(first.copy([p for d in docs.values() for p in d.pages]), tmp / "all-cheat-sheets.pdf", meta)
-        for rid, doc in question_docs.items():
-            _write(doc, tmp / f"questions-{rid}.pdf", meta)
-    pages = ", ".join(f"{sid} {len(d.pages)}p" for sid, d in docs.items())
-    return f"{len(docs)} cheat sheets ({pages}), {len(question_docs)} question books, {options.paper}"
-
-
-def _write(doc, path: Path, meta: dict) -> None:
-    doc.metadata.created = meta["created"]
-    doc.metadata.modified = meta["modified"]
-    doc.write_pdf(path, uncompressed_pdf=False)
+        for name, data, _, _ in results:
+            (tmp / name).write_bytes(data)
+        for name in reuse:
+            (tmp / name).write_bytes((out / name).read_bytes())
+    cache.save()
+    sheets = ", ".join(f"{n[:-4]} {p}p" for n, p in pages.items() if not n.startswith(("questions-", "all-")))
+    return (f"{len(jobs)} PDFs ({len(todo)} rendered, {len(reuse)} unchanged; {sheets or 'no sheet re-rendered'}), "
+            f"{options.paper}")

@@ -9,7 +9,8 @@ from pathlib import Path
 from markupsafe import Markup
 
 from mlprep.builders import Options
-from mlprep.builders.common import KIND_LABEL, jinja, neighbours, ref
+from mlprep.builders.common import KIND_LABEL, jinja, ref
+from mlprep.cache import Keys, digest, tool_digest, tree_digest
 from mlprep.markdown import plain_text, pygments_css, render
 from mlprep.output import staged
 from schemas.models import Book, Topic
@@ -32,14 +33,33 @@ def md(book: Book, text: str, root: str, inline: bool = False, reserved: tuple[s
 def build(book: Book, out: Path, options: Options) -> str:
     env = jinja(options.templates, "site")
     assets = options.templates / "site" / "assets"
-    pages: dict[str, str] = {}
+    pages: dict[str, str | bytes] = {}
+    cache = Keys(out.parent, "site-pages")
+    if options.force:
+        cache.forget()
+    base = digest(tool_digest(), tree_digest(options.templates / "site", options.templates / "shared"),
+                  book.title, book.version, book.language, book.description)
+    rendered = 0
 
-    def page(name: str, template: str, **ctx) -> None:
+    def page(name: str, template: str, key: str | None = None, context=None, **ctx) -> None:
+        """Render a page, or reuse the last good one when its key says nothing it shows has changed."""
+        nonlocal rendered
+        old = out / name
+        if key is not None and cache.fresh(name, key) and old.is_file():
+            pages[name] = old.read_bytes()
+            return
+        if context is not None:
+            ctx = {**context(), **ctx}
         root = "../" * name.count("/")
         ctx.setdefault("description", None)
         pages[name] = env.get_template(template).render(book=book, root=root, **ctx)
+        rendered += 1
 
     topics = book.topics()
+    backlinks: dict[str, list[Topic]] = defaultdict(list)
+    for t in topics:
+        for p in t.prerequisites:
+            backlinks[p].append(t)
     # home
     page("index.html", "index.html", page_title=None,
          overview=md(book, book.overview, ""), how_to_use=md(book, book.how_to_use, ""),
@@ -59,9 +79,11 @@ def build(book: Book, out: Path, options: Options) -> str:
     for s in book.sections:
         page(f"sections/{s.id}.html", "section.html", page_title=s.title, section=s,
              overview=md(book, s.overview, "../"), items=[ref(book, t) for t in s.order])
-    # topics
-    for t in topics:
-        page(f"topics/{t.id}.html", "topic.html", **topic_context(book, t, topics))
+    # topics: the expensive pages, cached by everything they show
+    for i, t in enumerate(topics):
+        prev, nxt = (topics[i - 1] if i else None), (topics[i + 1] if i + 1 < len(topics) else None)
+        page(f"topics/{t.id}.html", "topic.html", key=topic_key(book, t, prev, nxt, backlinks[t.id], base),
+             context=lambda t=t, prev=prev, nxt=nxt: topic_context(book, t, prev, nxt, backlinks[t.id]))
     # tags and roles
     by_tag: dict[str, list[Topic]] = defaultdict(list)
     for t in topics:
@@ -81,12 +103,16 @@ def build(book: Book, out: Path, options: Options) -> str:
          entries=[{"href": f"{r.id}.html", "label": r.title, "note": r.description,
                    "count": sum(r.id in t.roles for t in topics)} for r in book.roles])
     page("search.html", "search.html", page_title="Search")
+    index = search_index(book, topics, out.parent)
 
     with staged(out) as tmp:
         for name, html in pages.items():
             dest = tmp / name
             dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(html, encoding="utf-8")
+            if isinstance(html, bytes):
+                dest.write_bytes(html)
+            else:
+                dest.write_text(html, encoding="utf-8")
         (tmp / "assets").mkdir(exist_ok=True)
         for f in sorted(assets.iterdir()):
             (tmp / "assets" / f.name).write_bytes(f.read_bytes())
@@ -94,9 +120,26 @@ def build(book: Book, out: Path, options: Options) -> str:
             pygments_css("default") + "\n@media (prefers-color-scheme: dark) {\n"
             + pygments_css("github-dark" if _has_style("github-dark") else "monokai") + "\n}\n", encoding="utf-8")
         (tmp / "assets" / "search-index.js").write_text(
-            "window.MLPREP_INDEX = " + json.dumps(search_index(book, topics), ensure_ascii=False,
-                                                   separators=(",", ":")) + ";\n", encoding="utf-8")
-    return f"{len(pages)} pages"
+            "window.MLPREP_INDEX = " + json.dumps(index, ensure_ascii=False, separators=(",", ":")) + ";\n",
+            encoding="utf-8")
+    cache.save()
+    return f"{len(pages)} pages ({rendered} rendered, {len(pages) - rendered} unchanged)"
+
+
+_LINK = re.compile(r"topic:([a-z0-9_]+)")
+
+
+def topic_key(book: Book, t: Topic, prev, nxt, required_by: list[Topic], base: str) -> str:
+    """Everything a topic page shows, as cheap facts: its own source, and the ids and titles of the
+    pages it links to or lists (a renamed neighbour changes this page too)."""
+    texts = [t.body, t.summary, *t.pitfalls, *(q.q + q.a for q in t.questions)]
+    refs = sorted(set(t.prerequisites) | {m for text in texts for m in _LINK.findall(text)})
+    section = book.section_of(t.id)
+    return digest(base, t.digest, section.id, section.title,
+                  [(r, book.role(r).title if book.role(r) else None) for r in t.roles],
+                  [(x, book.topic(x) is not None, book.title_of(x)) for x in refs],
+                  [(r.id, r.title) for r in required_by],
+                  prev and (prev.id, prev.title), nxt and (nxt.id, nxt.title))
 
 
 def _has_style(name: str) -> bool:
@@ -105,16 +148,15 @@ def _has_style(name: str) -> bool:
     return name in set(get_all_styles())
 
 
-def topic_context(book: Book, t: Topic, topics: list[Topic]) -> dict:
+def topic_context(book: Book, t: Topic, prev, nxt, required_by: list[Topic]) -> dict:
     root = "../"
     qids = tuple(q.id for q in t.questions)
-    prev, nxt = neighbours(topics, t)
     return dict(
         page_title=t.title, description=t.summary, topic=t, section=book.section_of(t.id),
         kind_label=KIND_LABEL[t.kind], summary=md(book, t.summary, root, inline=True),
         roles=[book.role(r) for r in t.roles if book.role(r)],
         prerequisites=[ref(book, p) for p in t.prerequisites],
-        required_by=[ref(book, r.id) for r in book.required_by(t.id)],
+        required_by=[ref(book, r.id) for r in required_by],
         body=md(book, t.body, root, reserved=qids),
         questions=[{"id": q.id, "level": q.level.value, "q": md(book, q.q, root, inline=True),
                     "a": md(book, q.a, root)} for q in t.questions],
@@ -123,14 +165,27 @@ def topic_context(book: Book, t: Topic, topics: list[Topic]) -> dict:
     )
 
 
-def search_index(book: Book, topics: list[Topic]) -> list[dict]:
-    out = []
+def search_index(book: Book, topics: list[Topic], cache_root: Path) -> list[dict]:
+    """One entry per topic; an entry is reused from the last build while its topic is unchanged."""
+    path = cache_root / ".cache" / "site-search.json"
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = {}
+    new, out = {}, []
     for t in topics:
-        parts = [plain_text(t.body)]
-        for q in t.questions:
-            parts += [plain_text(q.q), plain_text(q.a)]
-        parts += [plain_text(p) for p in t.pitfalls]
         section = book.section_of(t.id)
-        out.append({"id": t.id, "title": t.title, "url": f"topics/{t.id}.html", "summary": t.summary,
-                    "section": section.title if section else "", "tags": t.tags, "text": " ".join(parts)})
+        key = digest(t.digest, section.title if section else "")
+        entry = old.get(key)
+        if entry is None:
+            parts = [plain_text(t.body)]
+            for q in t.questions:
+                parts += [plain_text(q.q), plain_text(q.a)]
+            parts += [plain_text(p) for p in t.pitfalls]
+            entry = {"id": t.id, "title": t.title, "url": f"topics/{t.id}.html", "summary": t.summary,
+                     "section": section.title if section else "", "tags": t.tags, "text": " ".join(parts)}
+        new[key] = entry
+        out.append(entry)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(new, ensure_ascii=False), encoding="utf-8")
     return out
