@@ -192,6 +192,7 @@ class Book(BookMeta):
     root: Path
     digest: str = Field(default="", description="Hash of book.yaml's text.")
     _topic_index: Optional[dict] = PrivateAttr(default=None)
+    _section_index: Optional[dict] = PrivateAttr(default=None)
 
     # --- derived look-ups, built once by the loader -------------------------------------
     def topics(self) -> list[Topic]:
@@ -202,10 +203,9 @@ class Book(BookMeta):
         return self._index().get(topic_id)
 
     def section_of(self, topic_id: str) -> Optional[Section]:
-        for s in self.sections:
-            if topic_id in s.order:
-                return s
-        return None
+        if self._section_index is None:
+            self._section_index = {tid: s for s in reversed(self.sections) for tid in s.order}
+        return self._section_index.get(topic_id)
 
     def role(self, role_id: str) -> Optional[Role]:
         return next((r for r in self.roles if r.id == role_id), None)

@@ -2,10 +2,12 @@
 pandoc binary (shipped by pypandoc-binary) only packages it as EPUB 3, with MathML and highlighting."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import tempfile
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from markupsafe import Markup
@@ -60,16 +62,21 @@ def build(book: Book, out: Path, options: Options) -> str:
         })
     paths = [p for p in book.study_paths if not options.path or p.id == options.path]
     env = jinja(options.templates, "epub")
-    html = env.get_template("book.html").render(
-        book=book, overview=md(book.overview, shift=1), how_to_use=md(book.how_to_use, shift=1),
-        paths=[{"id": p.id, "title": p.title, "duration": p.duration, "audience": p.audience,
-                "weeks": [{"label": w.label, "title": w.title, "focus": md(w.focus, inline=True) if w.focus else "",
-                           "topics": [ref(t) for t in w.topics]} for w in p.weeks]} for p in paths],
-        roles=[{"id": r.id, "title": r.title, "description": r.description,
-                "critical": [ref(t) for t in r.critical_topics]}
-               for r in book.roles if not options.role or r.id == options.role],
-        checklist=[{"group": g.group, "entries": [md(i, inline=True) for i in g.items]} for g in book.checklist],
-        chapters=chapters)
+    tpl = env.get_template("book.html").module
+    parts = [str(tpl.front(
+        book, md(book.overview, shift=1), md(book.how_to_use, shift=1),
+        [{"id": p.id, "title": p.title, "duration": p.duration, "audience": p.audience,
+          "weeks": [{"label": w.label, "title": w.title, "focus": md(w.focus, inline=True) if w.focus else "",
+                     "topics": [ref(t) for t in w.topics]} for w in p.weeks]} for p in paths],
+        [{"id": r.id, "title": r.title, "description": r.description, "critical": [ref(t) for t in r.critical_topics]}
+         for r in book.roles if not options.role or r.id == options.role],
+        [{"group": g.group, "entries": [md(i, inline=True) for i in g.items]} for g in book.checklist]))]
+    for ch in chapters:
+        parts.append(str(tpl.chapter(ch)))
+        parts += [str(tpl.topic(t)) for t in ch["topics"]]
+        if ch["answers"]:
+            parts.append(str(tpl.answers_heading(ch)))
+            parts += [str(tpl.answers(t)) for t in ch["topics"] if t["questions"]]
     focus_title = ""
     if options.role:
         focus_title = book.role(options.role).title
@@ -77,24 +84,60 @@ def build(book: Book, out: Path, options: Options) -> str:
         focus_title = book.path(options.path).title
     stamp = content_time(book.root)
     meta = env.get_template("metadata.yaml").render(
-        book=book, subtitle=" — ".join(x for x in (book.subtitle, focus_title) if x), date=book.date or "", scheme="UUID" if book.identifier.startswith("urn:uuid:") else "URI",
+        book=book, subtitle=" — ".join(x for x in (book.subtitle, focus_title) if x), date=book.date or "",
+        scheme="UUID" if book.identifier.startswith("urn:uuid:") else "URI",
         description=book.description + (f" Focused edition: {focus_title}." if focus_title else ""))
     filename = BOOK_FILE if not options.focus else f"ml-interview-prep--{options.focus}.epub"
+    env_vars = {**os.environ, "SOURCE_DATE_EPOCH": str(stamp)}  # reproducible timestamps in the zip
     with tempfile.TemporaryDirectory(prefix="mlprep-epub-") as work, staged(out, full=not options.focus, keep=KEEP) as tmp:
         w = Path(work)
-        (w / "book.html").write_text(html, encoding="utf-8")
+        (w / "book.json").write_text(to_pandoc_ast(parts, options.jobs), encoding="utf-8")
         (w / "metadata.yaml").write_text(meta, encoding="utf-8")
         (w / "epub.css").write_bytes((options.templates / "epub" / "epub.css").read_bytes())
         cover(book, w / "cover.png", focus_title)
-        cmd = [pandoc_path(), "book.html", "--from=html", "--to=epub3", "--metadata-file=metadata.yaml",
+        cmd = [pandoc_path(), "book.json", "--from=json", "--to=epub3", "--metadata-file=metadata.yaml",
                "--toc", "--toc-depth=2", "--split-level=1", "--css=epub.css", "--epub-cover-image=cover.png",
                "--mathml", "--syntax-highlighting=tango", f"--output={tmp / filename}"]
-        env_vars = {**os.environ, "SOURCE_DATE_EPOCH": str(stamp)}  # reproducible timestamps in the zip
-        proc = subprocess.run(cmd, cwd=w, capture_output=True, text=True, env=env_vars, timeout=600)
+        proc = subprocess.run(cmd, cwd=w, capture_output=True, text=True, env=env_vars, timeout=3600)
         if proc.returncode != 0:
             raise BuildError(f"pandoc failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
         size = (tmp / filename).stat().st_size
     return f"{len(topics)} topics, {size / 1024:.0f} KiB ({filename})"
+
+
+CHUNK_MAX = 2_000_000  # bytes of HTML per pandoc reader process: bounds its memory on big books
+
+
+def to_pandoc_ast(parts: list[str], jobs: int) -> str:
+    """Read the HTML parts into pandoc's AST in parallel chunks and join them into one document.
+
+    pandoc's HTML reader is its slow, memory-hungry step; chunks run on all cores and stay small, and the
+    final pandoc call only reads JSON and writes the EPUB (it resolves cross-chunk links itself).
+    """
+    total = sum(map(len, parts))
+    target = min(CHUNK_MAX, max(100_000, total // max(1, jobs * 2)))
+    chunks: list[list[str]] = [[]]
+    size = 0
+    for part in parts:
+        if chunks[-1] and size + len(part) > target:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(part)
+        size += len(part)
+
+    def read(chunk: list[str]) -> dict:
+        html = "<!DOCTYPE html><html><head><title>part</title></head><body>" + "".join(chunk) + "</body></html>"
+        proc = subprocess.run([pandoc_path(), "--from=html", "--to=json"], input=html, capture_output=True,
+                              text=True, timeout=3600)
+        if proc.returncode != 0:
+            raise BuildError(f"pandoc could not read the book's HTML: {proc.stderr.strip()[-2000:]}")
+        return json.loads(proc.stdout)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # threads: the work is in pandoc processes
+        docs = list(pool.map(read, chunks))
+    joined = {"pandoc-api-version": docs[0]["pandoc-api-version"], "meta": {},
+              "blocks": [b for d in docs for b in d["blocks"]]}
+    return json.dumps(joined, ensure_ascii=False)
 
 
 def topic_view(t: Topic, number: str, md, ref) -> dict:
@@ -140,4 +183,4 @@ def cover(book: Book, path: Path, focus: str = "") -> None:
         d.text((120, y + 40), focus, font=font(72), fill=(255, 214, 102))
     d.text((120, int(h * 0.62) + 120), ", ".join(book.authors), font=font(60), fill=(255, 255, 255))
     d.text((120, h - 200), f"Version {book.version}", font=font(48), fill=(220, 232, 245))
-    img.save(path, format="PNG", optimize=True)
+    img.save(path, format="PNG")

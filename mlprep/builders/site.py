@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import re
+from concurrent.futures import ProcessPoolExecutor
 from collections import defaultdict
 from pathlib import Path
 
@@ -41,15 +43,8 @@ def build(book: Book, out: Path, options: Options) -> str:
                   book.title, book.version, book.language, book.description)
     rendered = 0
 
-    def page(name: str, template: str, key: str | None = None, context=None, **ctx) -> None:
-        """Render a page, or reuse the last good one when its key says nothing it shows has changed."""
+    def page(name: str, template: str, **ctx) -> None:
         nonlocal rendered
-        old = out / name
-        if key is not None and cache.fresh(name, key) and old.is_file():
-            pages[name] = old.read_bytes()
-            return
-        if context is not None:
-            ctx = {**context(), **ctx}
         root = "../" * name.count("/")
         ctx.setdefault("description", None)
         pages[name] = env.get_template(template).render(book=book, root=root, **ctx)
@@ -79,11 +74,24 @@ def build(book: Book, out: Path, options: Options) -> str:
     for s in book.sections:
         page(f"sections/{s.id}.html", "section.html", page_title=s.title, section=s,
              overview=md(book, s.overview, "../"), items=[ref(book, t) for t in s.order])
-    # topics: the expensive pages, cached by everything they show
+    # topics: the expensive pages, cached by everything they show, rendered in parallel when many changed
+    stale = []
     for i, t in enumerate(topics):
         prev, nxt = (topics[i - 1] if i else None), (topics[i + 1] if i + 1 < len(topics) else None)
-        page(f"topics/{t.id}.html", "topic.html", key=topic_key(book, t, prev, nxt, backlinks[t.id], base),
-             context=lambda t=t, prev=prev, nxt=nxt: topic_context(book, t, prev, nxt, backlinks[t.id]))
+        name = f"topics/{t.id}.html"
+        if cache.fresh(name, topic_key(book, t, prev, nxt, backlinks[t.id], base)) and (out / name).is_file():
+            pages[name] = (out / name).read_bytes()
+        else:
+            stale.append(i)
+    _STATE.update(book=book, topics=topics, backlinks=backlinks, env=env)
+    if options.jobs > 1 and len(stale) >= 16:
+        chunks = [stale[k::options.jobs * 4] for k in range(options.jobs * 4)]
+        with ProcessPoolExecutor(max_workers=options.jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+            for part in pool.map(render_topics, chunks):
+                pages.update(part)
+    else:
+        pages.update(render_topics(stale))
+    rendered += len(stale)
     # tags and roles
     by_tag: dict[str, list[Topic]] = defaultdict(list)
     for t in topics:
@@ -124,6 +132,22 @@ def build(book: Book, out: Path, options: Options) -> str:
             encoding="utf-8")
     cache.save()
     return f"{len(pages)} pages ({rendered} rendered, {len(pages) - rendered} unchanged)"
+
+
+_STATE: dict = {}  # inherited by forked workers
+
+
+def render_topics(indexes: list[int]) -> dict[str, str]:
+    """Render the topic pages at these reading-order positions (in a worker process when parallel)."""
+    book, topics, backlinks, env = _STATE["book"], _STATE["topics"], _STATE["backlinks"], _STATE["env"]
+    template = env.get_template("topic.html")
+    out = {}
+    for i in indexes:
+        t = topics[i]
+        prev, nxt = (topics[i - 1] if i else None), (topics[i + 1] if i + 1 < len(topics) else None)
+        out[f"topics/{t.id}.html"] = template.render(book=book, root="../",
+                                                     **topic_context(book, t, prev, nxt, backlinks[t.id]))
+    return out
 
 
 _LINK = re.compile(r"topic:([a-z0-9_]+)")
