@@ -23,10 +23,12 @@ from benchmarks.synthetic import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "out"
-STEPS = ["validate", "site", "anki", "epub", "pdf", "build"]
+STEPS = ["validate", "site", "anki", "epub", "pdf", "build", "noop", "edit"]
+# noop: `mlprep build` again on the cold build's output (every format up to date);
+# edit: one topic's body changed, then `mlprep build site` on that output. Both need `build` first.
 # pandoc holds the whole book in memory (2.3 GB at 10x) and the PDF question books grow with the square of
 # the book; above these sizes they would need more memory or hours, so they are not run unless --full.
-MAX_SCALE = {"epub": 10, "pdf": 10, "build": 10, "pandoc": 10}
+MAX_SCALE = {"epub": 10, "pdf": 10, "build": 10, "pandoc": 10, "noop": 10, "edit": 10}
 SLOW = ("epub", "pdf", "build", "pandoc")  # measured once at 10x and above: minutes per run
 
 
@@ -48,11 +50,21 @@ def mlprep(*args: str) -> list[str]:
 
 def step_command(step: str, content: Path, out: Path, jobs: int) -> list[str]:
     base = ["--content", str(content), "--out", str(out), "-q"]
+    if step == "noop":
+        return mlprep(*base, "build", "--jobs", str(jobs))
+    if step == "edit":
+        return mlprep(*base, "build", "site", "--jobs", str(jobs))
     if step == "validate":
         return mlprep(*base, "validate")
     if step == "build":
         return mlprep(*base, "build", "--force", "--jobs", str(jobs))
     return mlprep(*base, "build", step, "--force", "--jobs", str(jobs))
+
+
+def touch_one_topic(content: Path, i: int) -> None:
+    """Change one topic's body, as an author would between two builds."""
+    topic = content / "00_Foundations" / "bias_variance_tradeoff.md"
+    topic.write_text(topic.read_text(encoding="utf-8") + f"\nEdited for benchmark run {i}.\n", encoding="utf-8")
 
 
 def peer_sources(content: Path, dest: Path) -> None:
@@ -92,7 +104,9 @@ def run(sizes: list[int], repeat: int, steps: list[str], jobs: int, full: bool) 
         peer = WORK / f"peer-x{n}"
         peer_sources(content, peer)
         reps = repeat if n < 100 else max(1, min(repeat, 2))
-        plan = [(s, step_command(s, content, WORK / f"out-x{n}-{s}", jobs)) for s in steps]
+        built = WORK / f"out-x{n}-build"  # noop and edit reuse the cold build's output
+        plan = [(s, step_command(s, content, built if s in ("noop", "edit") else WORK / f"out-x{n}-{s}", jobs))
+                for s in steps]
         plan.append(("mkdocs", [sys.executable, "-m", "mkdocs", "build", "-q", "-f", str(peer / "mkdocs.yml"),
                                 "-d", str(peer / "site")]))
         plan.append(("pandoc", [pandoc(), str(peer / "book.md"), "-f", "markdown", "-t", "epub3", "--toc",
@@ -101,10 +115,15 @@ def run(sizes: list[int], repeat: int, steps: list[str], jobs: int, full: bool) 
             if not full and n > MAX_SCALE.get(name, 10**9):
                 results[(n, name)] = None
                 continue
+            if name in ("noop", "edit") and not built.exists():
+                results[(n, name)] = None
+                continue
             runs = []
-            for _ in range(1 if n >= 10 and name in SLOW else reps):
+            for i in range(1 if n >= 10 and name in SLOW else reps):
                 for out in WORK.glob(f"out-x{n}-{name}"):
                     shutil.rmtree(out)
+                if name == "edit":
+                    touch_one_topic(content, i)
                 runs.append(measure(cmd))
             results[(n, name)] = (statistics.median(r[0] for r in runs), max(r[1] for r in runs))
             print(f"  x{n:<4} {name:<9} {results[(n, name)][0]:7.2f} s  {results[(n, name)][1]:7.0f} MiB",
@@ -121,7 +140,7 @@ def table(sizes, steps, results, topics, repeat, jobs) -> str:
         a, b = results.get((n, ours)), results.get((n, theirs))
         return "—" if not a or not b else f"{a[0] / b[0]:.2f}×"
 
-    cols = steps + ["mkdocs", "pandoc"]
+    cols = [s for s in steps if s not in ("noop", "edit")] + ["mkdocs", "pandoc"] + [s for s in steps if s in ("noop", "edit")]
     lines = [f"| size (topics) | {' | '.join(cols)} | site / mkdocs | epub / pandoc |",
              "|" + " --- |" * (len(cols) + 3)]
     for n in sizes:
@@ -129,7 +148,8 @@ def table(sizes, steps, results, topics, repeat, jobs) -> str:
                      + f" | {ratio(n, 'site', 'mkdocs')} | {ratio(n, 'epub', 'pandoc')} |")
     notes = [f"Wall time (median of {repeat} runs; 2 at 100×; one run of {', '.join(SLOW)} at 10× and above) / peak RSS of the largest process, each a whole "
              f"process including interpreter start and (except validate) loading and validating the book; "
-             f"cold builds (`--force`), `--jobs {jobs}` (step columns and `build` = all four formats)."]
+             f"cold builds (`--force`), `--jobs {jobs}`; `build` = all four formats. `noop` = `mlprep build` again with nothing changed; "
+             f"`edit` = one topic's body changed, then `mlprep build site` (incremental)."]
     if any(v is None for v in results.values()):
         notes.append("'not run': pandoc needs over 2 GB at 10× and grows with the book; the PDF question books "
                      "grow with the square of the book. Run with `--full` to measure them anyway.")

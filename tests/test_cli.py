@@ -95,3 +95,51 @@ def test_clean(good, tmp_path):
     run("--content", str(good), "--out", str(out), "build", "site", check=True)
     assert run("--content", str(good), "--out", str(out), "clean").returncode == 0
     assert not out.exists()
+
+
+def test_serve_rebuilds_when_content_changes(good, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "mlprep.cli", "--content", str(good), "--out", str(out), "-q",
+                             "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}/topics/vectors_basics.html"
+
+    def fetch() -> str:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.read().decode("utf-8")
+
+    def wait_for(predicate, seconds: float = 30) -> bool:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                if predicate():
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.2)
+        return False
+
+    try:
+        assert wait_for(lambda: "Vectors Basics" in fetch())
+        vec = good / "00_Basics" / "vectors_basics.md"
+        vec.write_text(vec.read_text(encoding="utf-8").replace("title: Vectors Basics", "title: Vectors Revisited"),
+                       encoding="utf-8")
+        assert wait_for(lambda: "Vectors Revisited" in fetch())
+        vec.write_text(vec.read_text(encoding="utf-8").replace("level: junior", "level: wizard"), encoding="utf-8")
+        time.sleep(2)
+        assert "Vectors Revisited" in fetch()  # bad content: the last good site is still served
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert "level" in err.decode() and "still serving the last good build" in err.decode()
+    assert "Traceback" not in err.decode()
