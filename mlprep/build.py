@@ -30,7 +30,6 @@ def slot(name: str, options: Options) -> str:
 
 def run_build(c, names: list[str], options: Options) -> list[tuple[str, str]]:
     """Build `names`; return (format, message) for each that failed."""
-    available = formats()
     keys = Keys(c.out, "formats")
     if options.force:
         keys.forget()

@@ -151,7 +151,7 @@ def new_topic(c: Ctx, section: str, name: str) -> None:
     try:
         path = make(c.content, section, name)
     except ValueError as e:
-        raise click.UsageError(str(e))
+        raise click.UsageError(str(e)) from None
     click.echo(f"created {path}; fill it in, then run `mlprep validate`")
 
 

@@ -16,7 +16,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mlprep.errors import Collector, ContentError, Problem
-from mlprep.markdown import parse
+from mlprep.markdown import mathml, parse
 from schemas.models import SNAKE, Book, BookMeta, Kind, Section, SectionMeta, Topic, TopicMeta
 
 try:  # libyaml is several times faster; the pure-Python loader gives the same results
@@ -377,7 +377,6 @@ def check_topic(t: Topic, book: Book, col: Collector, known: dict, written: dict
                 col.add(t.source, line, field, f"topic:{link.target}#{link.anchor}: no heading or question with that anchor")
         for m in doc.math:
             try:
-                from mlprep.markdown import mathml
                 mathml(m.latex, m.display)
             except Exception as e:  # latex2mathml raises many exception types
                 col.add(t.source, first + m.line, field, f"math ${m.latex}$ cannot be rendered: {type(e).__name__}: {e}")

@@ -142,7 +142,7 @@ def mathml(latex: str, display: bool) -> str:
 
 
 @lru_cache(maxsize=None)
-def math_svg(latex: str, display: bool) -> str:
+def math_svg(latex: str, display: bool, size: float = 10) -> str:
     """SVG for print (WeasyPrint draws MathML as flat text). Inline formulas use text style and are
     shifted by ziamath's baseline offset so they sit on the line like the words around them."""
     import warnings
@@ -152,7 +152,7 @@ def math_svg(latex: str, display: bool) -> str:
         import ziamath
 
     ziamath.config.svg2 = False  # SVG 1.1 output: glyph ids unique per formula, so formulas on a page don't clash
-    m = ziamath.Math.fromlatex(latex, size=10, inline=not display)
+    m = ziamath.Math.fromlatex(latex, size=size, inline=not display)
     svg = m.svg()
     if display:
         return f'<span class="math display">{svg}</span>'
@@ -201,7 +201,7 @@ def _math(env, latex: str, display: bool) -> str:
         tex = latex.replace("</", "<\\/")  # cannot close the script element early
         return f'<script type="math/tex{mode}">{tex}</script>'
     if target == "pdf":
-        return math_svg(latex, display)
+        return math_svg(latex, display, env.get("math_size", 10))
     return mathml(latex, display)
 
 
@@ -290,11 +290,13 @@ for _name, _fn in {
 
 
 def render(text: str, target: str, resolve: Resolver, *, id_prefix: str = "", heading_shift: int = 0,
-           reserved_ids: tuple[str, ...] = (), inline: bool = False) -> str:
-    """Render Markdown to HTML for one target. `inline=True` drops a single wrapping <p>."""
+           reserved_ids: tuple[str, ...] = (), inline: bool = False, math_size: float = 10) -> str:
+    """Render Markdown to HTML for one target. `inline=True` drops a single wrapping <p>; `math_size` is
+    the pixel size of SVG math (pdf), to match the surrounding type."""
     assert target in TARGETS, target
     doc = parse(text, reserved_ids)
-    env = {"target": target, "resolve": resolve, "id_prefix": id_prefix, "heading_shift": heading_shift}
+    env = {"target": target, "resolve": resolve, "id_prefix": id_prefix, "heading_shift": heading_shift,
+           "math_size": math_size}
     out = _MD.renderer.render(doc.tokens, _MD.options, env)
     if inline:
         stripped = out.strip()

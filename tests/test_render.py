@@ -1,7 +1,6 @@
 """Markdown rendering: math, code, escaping, topic: links and anchors, per target."""
 from __future__ import annotations
 
-import re
 
 from mlprep.markdown import parse, plain_text, render
 

@@ -3,6 +3,7 @@ block a box), all sheets in one file, and per role a mock-interview question boo
 Math is SVG (ziamath), so it prints crisply; a sheet over its page budget fails the build."""
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import re
 from concurrent.futures import ProcessPoolExecutor
@@ -60,8 +61,9 @@ class Renderer:
         self.footer = _css_string(f"{book.title} {book.version}")
         self.paper = PAPER[options.paper]
 
-    def md(self, text: str, inline: bool = False) -> Markup:
-        return Markup(render(text, "pdf", resolve(self.book), inline=inline))
+    def md(self, text: str, inline: bool = False, math_size: float = 10) -> Markup:
+        """10 px math matches the sheets' 7.5 pt type; the question books' 10 pt type wants 13 px."""
+        return Markup(render(text, "pdf", resolve(self.book), inline=inline, math_size=math_size))
 
     def document(self, html: str):
         from weasyprint import HTML
@@ -92,7 +94,8 @@ class Renderer:
             qs = []
             for q in t.questions:
                 n += 1
-                qs.append({"n": n, "level": q.level.value, "q": self.md(q.q, inline=True), "a": self.md(q.a)})
+                qs.append({"n": n, "level": q.level.value, "q": self.md(q.q, inline=True, math_size=13),
+                           "a": self.md(q.a, math_size=13)})
             views.append({"title": t.title, "section": self.book.section_of(t.id).title, "questions": qs})
         css = self.env.get_template("questions.css").render(
             paper=self.paper, footer=self.footer, header=_css_string(f"Mock interview questions: {role.title}"))
@@ -128,6 +131,7 @@ def role_topics(book: Book, role) -> list[Topic]:
 def render_job(job: tuple[str, str, str, str]) -> tuple[str, bytes | None, int, str | None]:
     """Render one PDF; returns (file name, bytes, pages, error). Runs in a worker process."""
     name, _, kind, arg = job
+    gc.enable()  # WeasyPrint's layout trees are cyclic: without the collector a big book needs GBs
     book, options = _STATE["book"], _STATE["options"]
     r = Renderer(book, options)
     meta = book.date or None
