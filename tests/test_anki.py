@@ -179,3 +179,18 @@ def test_images_are_packed_as_media(col, good, tmp_path):
     answer = notes_by_source(col)["vectors_basics#what-is-dot-product"]["fields"]["Answer"]
     assert '<img src="dot.png" alt="two arrows">' in answer
     assert (Path(col.media.dir()) / "dot.png").read_bytes() == png
+
+
+def test_link_field_points_to_the_site_when_a_base_url_is_set(col, good, tmp_path):
+    book = good / "book.yaml"
+    book.write_text(book.read_text(encoding="utf-8").replace("site_url: null", "site_url: https://prep.example.org/ml"),
+                    encoding="utf-8")
+    att = good / "01_Advanced" / "attention_intro.md"
+    att.write_text(att.read_text(encoding="utf-8").replace(
+        "Without it the logits grow", "Without it the [dot products](topic:vectors_basics) grow"), encoding="utf-8")
+    import_into(col, build_deck(good, tmp_path) / "ml-interview-prep.apkg")
+    notes = notes_by_source(col)
+    assert notes["attention_intro#why-scale"]["fields"]["Link"] == "https://prep.example.org/ml/topics/attention_intro.html#why-scale"
+    # topic: links inside answers point to the site too (without a base URL they stay plain text)
+    answer = notes["attention_intro#why-scale"]["fields"]["Answer"]
+    assert '<a href="https://prep.example.org/ml/topics/vectors_basics.html" class="xref">dot products</a>' in answer

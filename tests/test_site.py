@@ -229,3 +229,31 @@ def test_keyboard_reaches_search_and_no_horizontal_scroll_on_phone(browser, serv
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 375, f"page is {width}px wide on a 375px phone"
     page.close()
+
+
+def _contrast(a: str, b: str) -> float:
+    def lum(h: str) -> float:
+        c = [int(h.lstrip("#")[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        c = [x / 12.92 if x <= 0.03928 else ((x + 0.055) / 1.055) ** 2.4 for x in c]
+        return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_colour_contrast_meets_wcag_aa_in_light_and_dark_mode(real_site):
+    css = (real_site / "assets" / "style.css").read_text(encoding="utf-8")
+    blocks = re.findall(r":root\s*\{([^}]*)\}", css)
+    assert len(blocks) >= 2  # light, then dark (inside prefers-color-scheme: dark)
+    for block in blocks[:2]:
+        v = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-fA-F]{6})", block))
+        pairs = [("fg", "bg"), ("muted", "bg"), ("accent", "bg"), ("accent-visited", "bg"), ("muted", "soft"),
+                 ("fg", "code-bg"), ("found", "badge"), ("inter", "badge"), ("adv", "badge"), ("bg", "accent")]
+        for a, b in pairs:
+            assert _contrast(v[a], v[b]) >= 4.5, (a, b, v[a], v[b], round(_contrast(v[a], v[b]), 2))
+
+
+def test_heading_levels_never_skip(real_site):
+    for page in real_site.rglob("*.html"):
+        levels = [int(n) for n in re.findall(r"<h([1-6])[ >]", page.read_text(encoding="utf-8"))]
+        assert levels.count(1) == 1, page
+        assert all(b <= a + 1 for a, b in zip([0, *levels], levels)), (page, levels)
