@@ -278,7 +278,10 @@ def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Probl
         smeta, slines = load_yaml_model(spath, SectionMeta, col)
         topics = [t for f in sorted(folder.glob("*.md")) if (t := load_topic(f, sid, col))]
         if smeta is None:
-            continue
+            if not topics:
+                continue
+            # section.yaml is broken (already reported): keep its topics so links to them don't cascade
+            smeta = SectionMeta(title=folder.name, overview="-", order=[t.id for t in topics])
         section_lines[sid] = slines
         by_id = {t.id: t for t in topics}
         files = {f.stem for f in folder.glob("*.md")}

@@ -199,3 +199,14 @@ def test_duplicate_topic_id_across_sections(good):
 def test_real_content_is_valid():
     proc = run("validate")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_broken_section_yaml_does_not_cascade(good):
+    (good / "01_Advanced" / "section.yaml").write_text(
+        (good / "01_Advanced" / "section.yaml").read_text(encoding="utf-8") + "bogus: 1\n", encoding="utf-8")
+    proc = validate(good)
+    assert proc.returncode == 1
+    assert re.search(r"^01_Advanced/section\.yaml:\d+: bogus: unknown field; allowed: title, overview, order$",
+                     proc.stderr, re.M), proc.stderr
+    assert "unknown topic" not in proc.stderr  # its topics still count as known
+    assert "1 problem in" in proc.stderr
