@@ -93,6 +93,13 @@ def build(c: Ctx, fmt: tuple[str, ...], role: str | None, study_path: str | None
         raise click.UsageError(f"unknown format {', '.join(unknown)}; choose from {', '.join(available)}")
     if role and study_path:
         raise click.UsageError("use --role or --path, not both")
+    if role or study_path:  # only formats that have focused editions (they declare KEEP for them)
+        focusable = [f for f, mod in available.items() if getattr(mod, "KEEP", ())]
+        wrong = [f for f in fmt if f not in focusable]
+        if wrong:
+            raise click.UsageError(f"{', '.join(wrong)} has no focused edition; --role/--path work with "
+                                   f"{', '.join(focusable)}")
+        fmt = fmt or tuple(focusable)
     opts = Options(role=role, path=study_path, paper=paper, jobs=max(1, jobs), quiet=c.quiet, log=c.log, force=force)
     failures = run_build(c, list(fmt or available), opts)
     for name, message in failures:

@@ -17,7 +17,8 @@ def test_exit_codes(good, tmp_path):
     assert run("--content", str(good), "--out", str(tmp_path), "validate").returncode == 0
     assert run("--content", str(good), "--out", str(tmp_path), "build", "nonsense").returncode == 2
     assert run("--content", str(good), "--out", str(tmp_path), "build", "--role", "x", "--path", "y").returncode == 2
-    assert run("--content", str(good), "--out", str(tmp_path), "build", "site", "--role", "nobody").returncode == 2
+    assert run("--content", str(good), "--out", str(tmp_path), "build", "anki", "--role", "nobody").returncode == 2
+    assert run("--content", str(good), "--out", str(tmp_path), "build", "site", "--role", "ai-engineer").returncode == 2
     assert run("no-such-command").returncode == 2
     (good / "00_Basics" / "vectors_basics.md").write_text("", encoding="utf-8")
     proc = run("--content", str(good), "--out", str(tmp_path), "validate")

@@ -1,7 +1,8 @@
 """Output formats. Each module here is one format with the same small interface:
 
     NAME: str                       # the format's name on the command line and its folder in build/
-    KEEP: tuple[str, ...]           # optional: globs of files a full build leaves alone (focused outputs)
+    KEEP: tuple[str, ...]           # optional: the format has focused editions (--role/--path), and these
+                                    # globs name their files, which a full build leaves alone
     def build(book, out, options)   # write every file of the format into the folder `out`
 
 A new format is a new module and a template folder; nothing else changes.
