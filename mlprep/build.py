@@ -16,6 +16,7 @@ from mlprep.builders import BuildError, Options, formats
 from mlprep.cache import Keys, digest, tool_digest, tree_digest
 
 _STATE: dict = {}  # what forked workers inherit: the loaded book and the options
+SLOWEST_FIRST = ("pdf", "epub", "site", "anki")  # started first, so they run while the quick ones finish
 
 
 def format_key(name: str, content_digest: str, options: Options) -> str:
@@ -55,8 +56,7 @@ def run_build(c, names: list[str], options: Options) -> list[tuple[str, str]]:
     if len(stale) > 1 and options.jobs > 1:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(options.jobs, len(stale)), mp_context=ctx) as pool:
-            # the slowest formats first, so they start while the quick ones finish
-            order = sorted(stale, key=lambda n: ("pdf", "epub", "site", "anki").index(n) if n in ("pdf", "epub", "site", "anki") else 9)
+            order = sorted(stale, key=lambda n: SLOWEST_FIRST.index(n) if n in SLOWEST_FIRST else len(SLOWEST_FIRST))
             for name, result in zip(order, pool.map(_run_one, order)):
                 results[name] = result
     else:
