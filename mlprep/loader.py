@@ -231,25 +231,26 @@ def _hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_yaml_model(path: Path, model: type[BaseModel], col: Collector, extra: dict | None = None):
+def load_yaml_model(path: Path, model: type[BaseModel], col: Collector):
+    """(validated model or None, field-path -> line map, hash of the text) for book.yaml / section.yaml."""
     text = read_text(path, col)
     if text is None:
-        return None, {}
-    extra = extra or {}
+        return None, {}, ""
+    digest = _hash(text)
     if not text.strip():
         col.add(path, 1, "", "empty file")
-        return None, {}
+        return None, {}, digest
     data, lines = parse_yaml(text, path, col)
     if data is None and not lines:
-        return None, {}
+        return None, {}, digest
     if not isinstance(data, dict):
         col.add(path, 1, "", "must be a mapping of field: value")
-        return None, {}
+        return None, {}, digest
     try:
-        return model.model_validate({**data, **extra}), lines
+        return model.model_validate(data), lines, digest
     except ValidationError as e:
         report_validation(e, model, path, lines, col)
-        return None, lines
+        return None, lines, digest
 
 
 def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Problem]]:
@@ -260,7 +261,7 @@ def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Probl
     if not book_path.exists():
         col.add(book_path, 0, "", "missing: every book needs a book.yaml")
         raise ContentError(col.problems)
-    meta, book_lines = load_yaml_model(book_path, BookMeta, col)
+    meta, book_lines, book_digest = load_yaml_model(book_path, BookMeta, col)
 
     sections: list[Section] = []
     section_lines: dict[str, dict[str, int]] = {}
@@ -275,7 +276,7 @@ def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Probl
         if not spath.exists():
             col.add(spath, 0, "", "missing: every section folder needs a section.yaml (title, overview, order)")
             continue
-        smeta, slines = load_yaml_model(spath, SectionMeta, col)
+        smeta, slines, sdigest = load_yaml_model(spath, SectionMeta, col)
         topics = [t for f in sorted(folder.glob("*.md")) if (t := load_topic(f, sid, col))]
         if smeta is None:
             if not topics:
@@ -294,12 +295,12 @@ def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Probl
             col.add(spath, slines.get("order", 1), "order", f"{stem}.md is not listed in order (every topic file exactly once)")
         ordered = [by_id[t] for t in dict.fromkeys(smeta.order) if t in by_id]
         sections.append(Section(**smeta.model_dump(), id=sid, folder=folder.name, number=int(m.group(1)),
-                                topics=ordered, source=spath, digest=_hash(spath.read_text(encoding="utf-8"))))
+                                topics=ordered, source=spath, digest=sdigest))
 
     if meta is None:
         raise ContentError(col.problems)
     book = Book.model_validate({**meta.model_dump(), "sections": sections, "root": root,
-                                "digest": _hash(book_path.read_text(encoding="utf-8"))})
+                                "digest": book_digest})
     check_book(book, col, book_path, book_lines, section_lines)
     if col.errors:
         raise ContentError(col.problems)
