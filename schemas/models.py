@@ -193,6 +193,7 @@ class Book(BookMeta):
     digest: str = Field(default="", description="Hash of book.yaml's text.")
     _topic_index: Optional[dict] = PrivateAttr(default=None)
     _section_index: Optional[dict] = PrivateAttr(default=None)
+    _backlinks: Optional[dict] = PrivateAttr(default=None)
 
     # --- derived look-ups, built once by the loader -------------------------------------
     def topics(self) -> list[Topic]:
@@ -215,7 +216,12 @@ class Book(BookMeta):
 
     def required_by(self, topic_id: str) -> list[Topic]:
         """Written topics that list `topic_id` as a prerequisite (backlinks), in reading order."""
-        return [t for t in self.topics() if topic_id in t.prerequisites]
+        if self._backlinks is None:
+            self._backlinks = {}
+            for t in self.topics():
+                for p in t.prerequisites:
+                    self._backlinks.setdefault(p, []).append(t)
+        return self._backlinks.get(topic_id, [])
 
     def title_of(self, topic_id: str) -> str:
         """A written topic's title, or a readable name for a planned one."""

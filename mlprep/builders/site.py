@@ -51,10 +51,6 @@ def build(book: Book, out: Path, options: Options) -> str:
         rendered += 1
 
     topics = book.topics()
-    backlinks: dict[str, list[Topic]] = defaultdict(list)
-    for t in topics:
-        for p in t.prerequisites:
-            backlinks[p].append(t)
     # home
     page("index.html", "index.html", page_title=None,
          overview=md(book, book.overview, ""), how_to_use=md(book, book.how_to_use, ""),
@@ -79,11 +75,11 @@ def build(book: Book, out: Path, options: Options) -> str:
     for i, t in enumerate(topics):
         prev, nxt = (topics[i - 1] if i else None), (topics[i + 1] if i + 1 < len(topics) else None)
         name = f"topics/{t.id}.html"
-        if cache.fresh(name, topic_key(book, t, prev, nxt, backlinks[t.id], base)) and (out / name).is_file():
+        if cache.fresh(name, topic_key(book, t, prev, nxt, book.required_by(t.id), base)) and (out / name).is_file():
             pages[name] = (out / name).read_bytes()
         else:
             stale.append(i)
-    _STATE.update(book=book, topics=topics, backlinks=backlinks, env=env)
+    _STATE.update(book=book, topics=topics, env=env)
     if options.jobs > 1 and len(stale) >= 16:
         chunks = [stale[k::options.jobs * 4] for k in range(options.jobs * 4)]
         with ProcessPoolExecutor(max_workers=options.jobs, mp_context=multiprocessing.get_context("fork")) as pool:
@@ -139,14 +135,14 @@ _STATE: dict = {}  # inherited by forked workers
 
 def render_topics(indexes: list[int]) -> dict[str, str]:
     """Render the topic pages at these reading-order positions (in a worker process when parallel)."""
-    book, topics, backlinks, env = _STATE["book"], _STATE["topics"], _STATE["backlinks"], _STATE["env"]
+    book, topics, env = _STATE["book"], _STATE["topics"], _STATE["env"]
     template = env.get_template("topic.html")
     out = {}
     for i in indexes:
         t = topics[i]
         prev, nxt = (topics[i - 1] if i else None), (topics[i + 1] if i + 1 < len(topics) else None)
         out[f"topics/{t.id}.html"] = template.render(book=book, root="../",
-                                                     **topic_context(book, t, prev, nxt, backlinks[t.id]))
+                                                     **topic_context(book, t, prev, nxt, book.required_by(t.id)))
     return out
 
 
