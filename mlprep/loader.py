@@ -368,6 +368,7 @@ def check_topic(t: Topic, book: Book, col: Collector, known: dict, written: dict
     for i, q in enumerate(t.questions):
         texts.append((f"questions[{i}].a", q.a, L.get(f"questions.{i}.a:value", 1), parse(q.a)))
         texts.append((f"questions[{i}].q", q.q, L.get(f"questions.{i}.q:value", 1), parse(q.q)))
+        texts.append((f"questions[{i}].short", q.short, L.get(f"questions.{i}.short:value", 1), parse(q.short)))
     for i, p in enumerate(t.pitfalls):
         texts.append((f"pitfalls[{i}]", p, L.get(f"pitfalls.{i}:value", 1), parse(p)))
     texts.append(("summary", t.summary, L.get("summary:value", 1), parse(t.summary)))
@@ -435,6 +436,9 @@ def shortfalls(t: Topic, body, m) -> list[tuple[str, str]]:
         n = _answer_words(q.a)
         if not m.answer_words_min <= n <= m.answer_words_max:
             out.append((f"questions[{i}].a", f"answer has {n} words; the guide asks for {m.answer_words_min}–{m.answer_words_max}"))
+        s = short_words(q.short)
+        if s > m.short_words_max:
+            out.append((f"questions[{i}].short", f"short answer has {s} words; the guide asks for at most {m.short_words_max}"))
     if t.kind is not Kind.cheat_sheet and len(t.pitfalls) < m.pitfalls:
         out.append(("pitfalls", f"{len(t.pitfalls)} pitfalls; at least {m.pitfalls} needed"))
     if len(t.further_reading) < m.references:
@@ -442,6 +446,19 @@ def shortfalls(t: Topic, body, m) -> list[tuple[str, str]]:
     if len(body.links) < m.links:
         out.append(("", f"body has {len(body.links)} topic: cross-references; at least {m.links} needed"))
     return out
+
+
+_SHORT_WORD = re.compile(r"[^\W_](?:[\w'’-]|[.,](?=\d))*")  # "0.5" and "1,000" are one word each
+
+
+def short_words(text: str) -> int:
+    """Words of a `short` answer as a reader counts them: a formula or a code span is one word."""
+    n = 0
+    for tok in parse(text).tokens:
+        for child in tok.children or []:
+            n += len(_SHORT_WORD.findall(child.content)) if child.type == "text" else child.type in (
+                "math_inline", "math_inline_double", "code_inline")
+    return n
 
 
 def _answer_words(text: str) -> int:

@@ -17,7 +17,7 @@ difficulty: intermediate            # foundational | intermediate | advanced
 roles: []                           # role ids from book.yaml, e.g. [ai-engineer, ml-engineer]
 prerequisites: []                   # topic ids (file stems) a learner should read first
 tags: []                            # lower-case kebab-case
-questions: []                       # at least 8: {{id: kebab-id, q: ..., a: |, level: junior|mid|senior}}
+questions: []                       # at least 8: {{id: kebab-id, q: ..., short: one sentence (max 30 words), a: |, level: junior|mid|senior}}
 pitfalls: []                        # at least 4 Markdown strings: the mistake, why it bites, how to avoid it
 further_reading: []                 # at least 3: {{title: ..., authors: ..., year: ..., url: https://...}}
 ---

@@ -52,6 +52,8 @@ class Track(str, Enum):
 class Question(Strict):
     id: KebabId = Field(description="Stable for life: it keys the Anki note. Rewording the question keeps the id.")
     q: NonEmpty = Field(description="The question, one line of Markdown.")
+    short: NonEmpty = Field(description="The one sentence (at most 30 words) a candidate says first; a flashcard "
+                                        "shows it in bold before the full answer.")
     a: NonEmpty = Field(description="The answer in Markdown, complete on its own (the back of a flashcard).")
     level: Level
 
@@ -162,6 +164,7 @@ class Minimums(Strict):
     links: int = 1
     answer_words_min: int = 40
     answer_words_max: int = 250
+    short_words_max: int = 30
     case_study_words: int = 2000
     cheat_sheet_words: int = 600
     cheat_sheet_questions: int = 6

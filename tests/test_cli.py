@@ -59,8 +59,8 @@ def test_new_topic_scaffold_validates_once_filled_in(good, tmp_path):
     # fill it in the way an author would: questions, pitfalls, reading, a link and a runnable example
     text = path.read_text(encoding="utf-8")
     text = text.replace("questions: []", """questions:
-  - {id: define-rank, q: What is rank?, a: The number of linearly independent columns of a matrix., level: junior}
-  - {id: rank-deficient, q: What breaks when X is rank deficient?, a: The normal equations have no unique solution., level: mid}""")
+  - {id: define-rank, q: What is rank?, short: The number of independent columns., a: The number of linearly independent columns of a matrix., level: junior}
+  - {id: rank-deficient, q: What breaks when X is rank deficient?, short: The least-squares solution is no longer unique., a: The normal equations have no unique solution., level: mid}""")
     text = text.replace("pitfalls: []", 'pitfalls: ["Trusting a nearly singular matrix: check its condition number."]')
     text = text.replace("further_reading: []", 'further_reading: [{title: MML, url: "https://mml-book.github.io/"}]')
     text = text.replace("## Intuition\n", "## Intuition\n\nRank counts independent directions, which [vectors](topic:vectors_basics) span; "
