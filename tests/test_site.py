@@ -221,14 +221,42 @@ def test_answers_hidden_until_revealed_and_checklist_persists(browser, server):
     page.close()
 
 
-def test_keyboard_reaches_search_and_no_horizontal_scroll_on_phone(browser, server):
+def test_keyboard_reaches_search(browser, server):
     page = browser.new_page(viewport={"width": 375, "height": 800})
     page.goto(server + "/topics/probability_and_statistics.html")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.className") == "skip"
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= 375, f"page is {width}px wide on a 375px phone"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.id") == "q"
     page.close()
+
+
+def test_bundled_fonts_load_from_file_url(browser, real_site):
+    """Text and code use the site's own fonts, so layout does not depend on what the machine has."""
+    page = browser.new_page()
+    page.goto((real_site / "topics" / "probability_and_statistics.html").as_uri())
+    page.wait_for_load_state("load")
+    page.evaluate("document.fonts.ready")
+    loaded = page.evaluate("[...document.fonts].filter(f => f.status === 'loaded').map(f => f.family)")
+    assert {'Inter', '"Inter"'} & set(loaded) and {'JetBrains Mono', '"JetBrains Mono"'} & set(loaded), loaded
+    assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith('"Inter"') or \
+        page.evaluate("getComputedStyle(document.body).fontFamily").startswith("Inter")
+    page.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_no_page_scrolls_sideways_on_a_phone(browser, real_site, scheme):
+    """Every page fits a 375 px screen: wide tables, code and formulas scroll inside their own box."""
+    page = browser.new_page(viewport={"width": 375, "height": 800}, color_scheme=scheme)
+    wide = []
+    for f in sorted(real_site.rglob("*.html")):
+        page.goto(f.as_uri())
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 375:
+            wide.append(f"{f.relative_to(real_site)}: {width}px")
+    page.close()
+    assert wide == []
 
 
 def _contrast(a: str, b: str) -> float:

@@ -117,9 +117,11 @@ def build(book: Book, out: Path, options: Options) -> str:
                 dest.write_bytes(html)
             else:
                 dest.write_text(html, encoding="utf-8")
-        (tmp / "assets").mkdir(exist_ok=True)
-        for f in sorted(assets.iterdir()):
-            (tmp / "assets" / f.name).write_bytes(f.read_bytes())
+        for f in sorted(assets.rglob("*")):  # stylesheets, scripts and the bundled fonts with their licences
+            if f.is_file():
+                dest = tmp / "assets" / f.relative_to(assets)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(f.read_bytes())
         (tmp / "assets" / "pygments.css").write_text(
             pygments_css("default") + "\n@media (prefers-color-scheme: dark) {\n"
             + pygments_css("github-dark" if _has_style("github-dark") else "monokai") + "\n}\n", encoding="utf-8")
