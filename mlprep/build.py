@@ -5,15 +5,14 @@ so no builder reads content/ again.
 """
 from __future__ import annotations
 
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import click
 
 from mlprep.builders import BuildError, Options, formats
 from mlprep.cache import Keys, digest, tool_digest, tree_digest
+from mlprep.output import worker_pool
 
 _STATE: dict = {}  # what forked workers inherit: the loaded book and the options
 SLOWEST_FIRST = ("pdf", "epub", "site", "anki")  # started first, so they run while the quick ones finish
@@ -54,8 +53,7 @@ def run_build(c, names: list[str], options: Options) -> list[tuple[str, str]]:
     _STATE.update(book=book, out=c.out, options=options)
     results: dict[str, tuple[bool, str, float]] = {}
     if len(stale) > 1 and options.jobs > 1:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(options.jobs, len(stale)), mp_context=ctx) as pool:
+        with worker_pool(min(options.jobs, len(stale))) as pool:
             order = sorted(stale, key=lambda n: SLOWEST_FIRST.index(n) if n in SLOWEST_FIRST else len(SLOWEST_FIRST))
             for name, result in zip(order, pool.map(_run_one, order)):
                 results[name] = result
@@ -82,4 +80,7 @@ def _run_one(name: str) -> tuple[bool, str, float]:
         message = formats()[name].build(book, Path(out) / name, options)
     except BuildError as e:
         return False, str(e), time.perf_counter() - t0
+    except OSError as e:  # a read-only or full disk: one line, not a traceback
+        where = f": {e.filename}" if e.filename else ""
+        return False, f"{e.strerror or e}{where}", time.perf_counter() - t0
     return True, message or "done", time.perf_counter() - t0

@@ -216,6 +216,13 @@ def entry() -> None:
         if isinstance(e.code, str):
             click.echo(e.code, err=True)
         code = e.code if isinstance(e.code, int) else (1 if e.code else 0)
+    except OSError as e:  # a read-only or full disk, a vanished folder: say so in one line
+        where = f": {e.filename}" if e.filename else ""
+        click.echo(f"mlprep: error: {e.strerror or e}{where}", err=True)
+        code = 1
+    except KeyboardInterrupt:
+        click.echo("mlprep: interrupted", err=True)
+        code = 130
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -32,6 +32,8 @@ class Collector:
     """Gathers problems while loading; paths are shown relative to `base`."""
     base: Path
     problems: list[Problem] = field(default_factory=list)
+    root: Path | None = None  # the content folder: files outside it are never read
+    files: dict[Path, tuple[int, str]] = field(default_factory=dict)  # read -> (mtime_ns before reading, git blob id)
 
     def rel(self, path: Path) -> str:
         try:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -61,20 +63,54 @@ def collect(book: Book, base: Path) -> list[Example]:
     return out
 
 
+MEMORY_LIMIT = 4 << 30  # bytes of data segment per example (numpy, pandas and CPU torch need far less)
+FILE_LIMIT = 64 << 20  # largest file an example may write
+
+
+def _limits(cpu_seconds: int):
+    """Runs in the child before exec: bound its memory, CPU time, file size and core dumps."""
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_LIMIT, MEMORY_LIMIT))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    return apply
+
+
 def run_one(ex: Example, timeout: float) -> Failure | None:
+    """Run one example in isolation (see the README's Security section for what this does not stop):
+    a fresh interpreter in a new, empty temporary folder that is also its HOME and TMPDIR; a minimal
+    environment (no inherited variables, so no secrets); its own session, whose every process is killed
+    at the end; limits on memory, CPU time and file size."""
     with tempfile.TemporaryDirectory(prefix="mlprep-example-") as tmp:
         script = Path(tmp) / "example.py"
         script.write_text(ex.code, encoding="utf-8")
-        env = {**os.environ, "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
-               "PYTHONDONTWRITEBYTECODE": "1"}
-        try:
-            proc = subprocess.run([sys.executable, str(script)], cwd=tmp, env=env, capture_output=True,
-                                  text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            return Failure(ex, f"timed out after {timeout:.0f}s", "")
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": tmp, "TMPDIR": tmp, "LANG": "C.UTF-8",
+               "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1"}
+        out = Path(tmp) / ".output"
+        with open(out, "w+", encoding="utf-8") as log:  # a file, not a pipe: leftovers can't hold us open
+            proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp, env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+                                    preexec_fn=_limits(int(timeout) + 1))
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return Failure(ex, f"timed out after {timeout:.0f}s", "")
+            finally:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)  # the example's whole session: whatever it left running
+                except ProcessLookupError:
+                    pass
+                if proc.poll() is None:
+                    proc.wait()
+            log.seek(0)
+            stderr = log.read()
     if proc.returncode != 0:
-        tail = "\n".join("    " + ln for ln in proc.stderr.strip().splitlines()[-6:])
-        return Failure(ex, f"exit code {proc.returncode}", tail)
+        reason = (f"killed by signal {-proc.returncode}" + (" (CPU time limit)" if -proc.returncode == signal.SIGXCPU else "")
+                  if proc.returncode < 0 else f"exit code {proc.returncode}")
+        tail = "\n".join("    " + ln for ln in stderr.strip().splitlines()[-6:])
+        return Failure(ex, reason, tail)
     return None
 
 

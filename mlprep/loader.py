@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any, Optional
 
@@ -17,7 +19,8 @@ from pydantic import BaseModel, ValidationError
 
 from mlprep.errors import Collector, ContentError, Problem
 from mlprep.markdown import mathml, parse
-from schemas.models import SNAKE, Book, BookMeta, Kind, Section, SectionMeta, Topic, TopicMeta
+from mlprep.media import resolve_media
+from schemas.models import SAFE_URL, SNAKE, Book, BookMeta, Kind, Section, SectionMeta, Topic, TopicMeta
 
 try:  # libyaml is several times faster; the pure-Python loader gives the same results
     from yaml import CSafeLoader as _Loader
@@ -34,13 +37,36 @@ DERIVED = {"id", "section_id", "body", "source", "body_line", "lines", "digest"}
 
 # --- reading files ---------------------------------------------------------------------------
 
+MAX_FILE_BYTES = 2 * 1024 * 1024  # a topic is ~40 KB; anything near this is a mistake or an attack
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def read_text(path: Path, col: Collector) -> Optional[str]:
-    """Decode UTF-8 (BOM tolerated), normalise line endings; report what can't be read."""
+    """Decode UTF-8 (BOM tolerated), normalise line endings; report what can't or mustn't be read.
+
+    Only regular files inside content/ are read (a symlink may point elsewhere in content/), never FIFOs,
+    devices or files outside; control characters other than tab and newline are refused (U+001F is
+    Anki's field separator; C0 controls break XHTML). The mtime is taken before reading and the git blob
+    id of the bytes read, so builders can date exactly the text they got."""
     try:
+        st = os.lstat(path)
+        if stat.S_ISLNK(st.st_mode):
+            real = path.resolve()
+            if col.root is not None and not real.is_relative_to(col.root.resolve()):
+                col.add(path, 0, "", "is a symbolic link to a file outside content/; content files must live in content/")
+                return None
+            st = os.stat(real)
+        if not stat.S_ISREG(st.st_mode):
+            col.add(path, 0, "", "is not a regular file (a FIFO, device or folder); content files must be regular files")
+            return None
+        if st.st_size > MAX_FILE_BYTES:
+            col.add(path, 0, "", f"is {st.st_size // 1024} KiB; content files are limited to {MAX_FILE_BYTES // 1024} KiB")
+            return None
         raw = path.read_bytes()
     except OSError as e:
         col.add(path, 0, "", f"cannot read file: {e.strerror}")
         return None
+    col.files[path] = (st.st_mtime_ns, hashlib.sha1(b"blob %d\0" % len(raw) + raw).hexdigest())
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -50,25 +76,32 @@ def read_text(path: Path, col: Collector) -> Optional[str]:
         column = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
         col.add(path, line, "", f"not valid UTF-8 (byte 0x{raw[e.start]:02x} at column {column}); save the file as UTF-8")
         return None
-    return text.replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    bad = list(_CONTROL.finditer(text))
+    for m in bad[:5]:
+        line = text.count("\n", 0, m.start()) + 1
+        column = m.start() - (text.rfind("\n", 0, m.start()) + 1) + 1
+        col.add(path, line, "", f"control character U+{ord(m.group()):04X} at column {column}; only tab and newline "
+                                "are allowed")
+    return None if bad else text
+
+
+MAX_DEPTH = 40  # front matter is a few levels deep; deeper is a mistake or an attack
 
 
 def parse_yaml(text: str, path: Path, col: Collector, line_offset: int = 0) -> tuple[Any, dict[str, int]]:
-    """safe_load plus a map of dotted field path -> 1-based line, from the parser's marks."""
+    """safe_load plus a map of dotted field path -> 1-based line, from the parser's marks.
+
+    Anchors and aliases are refused (content has no need for them, and nested aliases expand
+    exponentially: the "billion laughs"), and so is nesting deeper than MAX_DEPTH."""
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
+        if node is not None and not _check_graph(node, path, col, line_offset):
+            return None, {}
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = (mark.line + 1 + line_offset) if mark else line_offset + 1
-        column = mark.column + 1 if mark else 0
-        problem = e.problem or str(e)
-        src_lines = text.split("\n")
-        bad_line = src_lines[mark.line] if mark and mark.line < len(src_lines) else ""
-        if "\t" in bad_line[: column + 1] or "\\t" in problem:
-            problem = "tab character in YAML; indent with spaces"
-        col.add(path, line, "", f"YAML syntax error at column {column}: {problem}")
+        col.add(path, *_yaml_error(e, text, line_offset))
         return None, {}
     except yaml.YAMLError as e:
         col.add(path, line_offset + 1, "", f"YAML error: {e}")
@@ -79,6 +112,50 @@ def parse_yaml(text: str, path: Path, col: Collector, line_offset: int = 0) -> t
     if node is not None:
         _walk(node, "", lines, line_offset, path, col)
     return data, lines
+
+
+def _yaml_error(e: yaml.MarkedYAMLError, text: str, offset: int) -> tuple[int, str, str]:
+    """(line, field, message) for a YAML syntax error, placed where the mistake starts: an unclosed quote
+    is reported on the line that opens it, with where the scanner gave up."""
+    mark, context = e.problem_mark, e.context_mark
+    problem = e.problem or str(e)
+    src_lines = text.split("\n")
+    if mark:
+        bad_line = src_lines[mark.line] if mark.line < len(src_lines) else ""
+        if "\t" in bad_line[: mark.column + 1] or "\\t" in problem:
+            return mark.line + 1 + offset, "", f"YAML syntax error at column {mark.column + 1}: tab character in YAML; indent with spaces"
+    if context and (not mark or context.line != mark.line):
+        where = f"the parser stopped at line {mark.line + 1 + offset}, column {mark.column + 1}" if mark else ""
+        ctx = e.context or ""
+        what = ("a quoted string starting here is never closed" if "quoted scalar" in ctx
+                else "a [ list opened here is never closed" if "flow sequence" in ctx
+                else "a { mapping opened here is never closed" if "flow mapping" in ctx
+                else f"{ctx} here: {problem}")
+        return context.line + 1 + offset, "", f"YAML syntax error: {what}" + (f" ({where})" if where else "")
+    if mark:
+        return mark.line + 1 + offset, "", f"YAML syntax error at column {mark.column + 1}: {problem}"
+    return offset + 1, "", f"YAML syntax error: {problem}"
+
+
+def _check_graph(root: yaml.Node, path: Path, col: Collector, offset: int) -> bool:
+    """Refuse aliases (a node reached twice) and excessive depth, walking each node once."""
+    seen: set[int] = set()
+    stack = [(root, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if id(node) in seen:
+            col.add(path, node.start_mark.line + 1 + offset, "", "YAML anchors and aliases (&name, *name) are not "
+                    "allowed in content; write the value out")
+            return False
+        seen.add(id(node))
+        if depth > MAX_DEPTH:
+            col.add(path, node.start_mark.line + 1 + offset, "", f"YAML nested deeper than {MAX_DEPTH} levels")
+            return False
+        if isinstance(node, yaml.MappingNode):
+            stack += [(n, depth + 1) for kv in node.value for n in kv]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(n, depth + 1) for n in node.value]
+    return True
 
 
 def _walk(node: yaml.Node, prefix: str, out: dict[str, int], offset: int, path: Path, col: Collector) -> None:
@@ -162,7 +239,7 @@ def report_validation(e: ValidationError, model: type[BaseModel], path: Path, li
             pattern = err.get("ctx", {}).get("pattern", "")
             msg = {r"^[a-z0-9]+(-[a-z0-9]+)*$": "must be lower-case kebab-case (a-z, 0-9, '-')",
                    SNAKE: "must be a topic id: lower-case snake_case (a-z, 0-9, '_')",
-                   r"^https?://\S+$": "must be an http(s) URL"}.get(pattern, msg[0].lower() + msg[1:])
+                   SAFE_URL: "must be an http(s) URL with no spaces, quotes, angle brackets or backslashes"}.get(pattern, msg[0].lower() + msg[1:])
             msg += f", got {err.get('input')!r}"
         elif err["type"] == "enum":
             msg = f"{msg[0].lower()}{msg[1:]}, got {err.get('input')!r}"
@@ -196,7 +273,7 @@ def _allowed_fields(model: type[BaseModel], loc: tuple) -> list[str]:
 
 def load_topic(path: Path, section_id: str, col: Collector) -> Optional[Topic]:
     stem = path.stem
-    if not re.match(SNAKE, stem):
+    if not re.fullmatch(SNAKE.strip("^$"), stem):
         col.add(path, 0, "", f"file name must be a topic id in lower-case snake_case, got {stem!r}")
         return None
     text = read_text(path, col)
@@ -256,7 +333,7 @@ def load_yaml_model(path: Path, model: type[BaseModel], col: Collector):
 def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Problem]]:
     """Load and check the book under `root`. Raises ContentError with every error; returns warnings."""
     root = Path(root)
-    col = Collector(base or root.parent)
+    col = Collector(base or root.parent, root=root)
     book_path = root / "book.yaml"
     if not book_path.exists():
         col.add(book_path, 0, "", "missing: every book needs a book.yaml")
@@ -265,13 +342,22 @@ def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Probl
 
     sections: list[Section] = []
     section_lines: dict[str, dict[str, int]] = {}
+    section_ids: dict[str, Path] = {}
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-        m = SECTION_DIR.match(folder.name)
+        m = SECTION_DIR.fullmatch(folder.name)
         if not m:
             if not folder.name.startswith((".", "_")):
                 col.add(folder, 0, "", "section folders are named NN_Title_Words (e.g. 05_RAG_and_Agent_Systems)")
             continue
+        if not folder.resolve().is_relative_to(root.resolve()):
+            col.add(folder, 0, "", "is a symbolic link to a folder outside content/; sections must live in content/")
+            continue
         sid = m.group(2).lower()
+        if sid in section_ids:
+            col.add(folder, 0, "", f"section id {sid!r} is already used by {col.rel(section_ids[sid])} "
+                                   "(ids come from folder names without the number, lower-cased)")
+            continue
+        section_ids[sid] = folder
         spath = folder / "section.yaml"
         if not spath.exists():
             col.add(spath, 0, "", "missing: every section folder needs a section.yaml (title, overview, order)")
@@ -300,7 +386,7 @@ def load_book(root: Path, base: Optional[Path] = None) -> tuple[Book, list[Probl
     if meta is None:
         raise ContentError(col.problems)
     book = Book.model_validate({**meta.model_dump(), "sections": sections, "root": root,
-                                "digest": book_digest})
+                                "digest": book_digest, "files": col.files})
     check_book(book, col, book_path, book_lines, section_lines)
     if col.errors:
         raise ContentError(col.problems)
@@ -350,9 +436,55 @@ def check_book(book: Book, col: Collector, book_path: Path, book_lines: dict[str
     check_cycles(written, col)
     for s in book.sections:
         doc = parse(s.overview)
+        first = section_lines[s.id].get("overview:value", 1)
         for link in doc.links:
             if link.target not in known:
-                col.add(s.source, section_lines[s.id].get("overview:value", 1) + link.line, "overview", unknown(link.target))
+                col.add(s.source, first + link.line, "overview", unknown(link.target))
+        check_math(doc, s.source, first, "overview", col)
+        check_images(doc, s.source, first, book.root, col)
+    texts = [("overview", book.overview, ("overview",)), ("how_to_use", book.how_to_use, ("how_to_use",))]
+    texts += [(f"checklist[{i}].items[{j}]", item, ("checklist", i, "items", j))
+              for i, g in enumerate(book.checklist) for j, item in enumerate(g.items)]
+    texts += [(f"study_paths[{i}].weeks[{w}].focus", week.focus, ("study_paths", i, "weeks", w, "focus"))
+              for i, p in enumerate(book.study_paths) for w, week in enumerate(p.weeks) if week.focus]
+    for field, text, loc in texts:
+        doc = parse(text)
+        key = ".".join(map(str, loc))
+        first = book_lines.get(key + ":value", line_for(book_lines, loc)) - (1 if key + ":value" not in book_lines else 0)
+        for link in doc.links:
+            if link.target not in known:
+                col.add(book_path, first + link.line, field, unknown(link.target))
+        check_math(doc, book_path, first, field, col)
+        check_images(doc, book_path, first, book.root, col)
+
+
+# `$…$` left in rendered text: the math plugin did not take it (usually a digit or space right after the
+# closing `$`, or a space inside the opening one). "$5 and $10" (a digit after the opening $) is money.
+_STRAY_MATH = re.compile(r"(?<![\\\w])\$(?=[^\s$\d])[^$\n]*?[^\s\\$]\$")
+
+
+def check_math(doc, path: Path, first: int, field: str, col: Collector) -> None:
+    for tok in doc.tokens:
+        if tok.type == "inline":
+            for child in tok.children or []:
+                stray = _STRAY_MATH.search(child.content) if child.type == "text" else None
+                if stray:
+                    col.add(path, first + (tok.map[0] if tok.map else 0), field,
+                            f"math {stray.group()} is not recognised as math and would print as text (a digit or "
+                            "letter right after the closing $?); reword, e.g. with a space or punctuation after it")
+    for m in doc.math:
+        try:
+            mathml(m.latex, m.display)
+        except Exception as e:  # latex2mathml raises many exception types
+            col.add(path, first + m.line, field, f"math ${m.latex}$ cannot be rendered: {type(e).__name__}: {e}")
+
+
+def check_images(doc, path: Path, first: int, root: Path, col: Collector) -> None:
+    for img in doc.images:
+        try:
+            resolve_media(img.src, path.parent, root)
+        except ValueError as e:
+            col.add(path, first + img.line, "image", str(e))
 
 
 def _anchors(t: Topic) -> set[str]:
@@ -380,11 +512,8 @@ def check_topic(t: Topic, book: Book, col: Collector, known: dict, written: dict
                 col.add(t.source, line, field, unknown(link.target))
             elif link.anchor and link.target in written and link.anchor not in _anchors(written[link.target]):
                 col.add(t.source, line, field, f"topic:{link.target}#{link.anchor}: no heading or question with that anchor")
-        for m in doc.math:
-            try:
-                mathml(m.latex, m.display)
-            except Exception as e:  # latex2mathml raises many exception types
-                col.add(t.source, first + m.line, field, f"math ${m.latex}$ cannot be rendered: {type(e).__name__}: {e}")
+        check_math(doc, t.source, first, field, col)
+        check_images(doc, t.source, first, book.root, col)
 
     for i, tid in enumerate(t.prerequisites):
         if tid not in known:

@@ -21,6 +21,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import TextLexer, get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from mlprep.sanitize import FORBIDDEN_TEX, check_arity, mathml_from_tree
 from schemas.models import slugify
 
 TARGETS = ("site", "epub", "pdf", "anki")
@@ -57,6 +58,12 @@ class Math:
 
 
 @dataclass
+class Image:
+    src: str
+    line: int
+
+
+@dataclass
 class Doc:
     """A parsed Markdown text and what validation and builders need to know about it."""
     tokens: list[Token]
@@ -64,6 +71,7 @@ class Doc:
     links: list[Link] = field(default_factory=list)
     code: list[Code] = field(default_factory=list)
     math: list[Math] = field(default_factory=list)
+    images: list[Image] = field(default_factory=list)
     words: int = 0  # prose words, code blocks excluded
 
 
@@ -117,6 +125,8 @@ def parse(text: str, reserved_ids: tuple[str, ...] = ()) -> Doc:
                     if href.startswith(TOPIC_SCHEME):
                         target, _, anchor = href[len(TOPIC_SCHEME):].partition("#")
                         doc.links.append(Link(target, anchor or None, line))
+                elif child.type == "image":
+                    doc.images.append(Image(str(child.attrGet("src") or ""), line))
                 elif child.type in ("math_inline", "math_inline_double"):
                     doc.math.append(Math(child.content.strip(), child.type == "math_inline_double", line))
     doc.words = words
@@ -128,17 +138,48 @@ def parse(text: str, reserved_ids: tuple[str, ...] = ()) -> Doc:
 _UNKNOWN_COMMAND = re.compile(r"<m[io]>(\\[A-Za-z]+)</m[io]>")
 
 
-@lru_cache(maxsize=None)
-def mathml(latex: str, display: bool) -> str:
-    """LaTeX to MathML; raises ValueError for a command latex2mathml would print as raw text."""
-    from latex2mathml.converter import convert
+def check_tex(latex: str) -> None:
+    """Refuse TeX that would carry a link, style or code into any renderer (site, EPUB, Anki)."""
+    bad = FORBIDDEN_TEX.search(latex)
+    if bad:
+        raise ValueError(f"\\{bad.group(1)} is not allowed in content math (no links, styles or code in formulas)")
 
-    latex = re.sub(r"\\arg(?![A-Za-z])", r"\\operatorname{arg}", latex)  # latex2mathml lacks \arg
-    out = convert(latex, display="block" if display else "inline")
+
+@lru_cache(maxsize=None)
+def mathml(latex: str, display: bool, for_print: bool = False) -> str:
+    """LaTeX to sanitised MathML (allow-listed elements and attributes, escaped text, the TeX as
+    alttext); raises ValueError for forbidden TeX, a malformed formula or a command latex2mathml would
+    print as raw text. `for_print` applies ziamath's own work-arounds, for the PDF's SVG math."""
+    from latex2mathml.converter import convert_to_element
+
+    check_tex(latex)
+    source = re.sub(r"\\arg(?![A-Za-z])", r"\\operatorname{arg}", latex)  # latex2mathml lacks \arg
+    if for_print:
+        source = _PRINT_TEX(source)
+    tree = convert_to_element(source, display="block" if display else "inline")
+    check_arity(tree)
+    out = mathml_from_tree(tree, latex)
     bad = _UNKNOWN_COMMAND.search(out)
     if bad:
         raise ValueError(f"unsupported LaTeX command {bad.group(1)}")
-    return out
+    return _PRINT_MML(out) if for_print else out
+
+
+def _PRINT_TEX(tex: str) -> str:
+    """ziamath's TeX pre-processing (ziamath/tex.py), for what its layout engine does not support yet."""
+    tex = re.sub(r"\\binom{(.+?)}{(.+?)}", r"\\left( \1 \\atop \2 \\right)", tex)
+    tex = re.sub(r"\\mathrm{(.+?)}", r"\\mathrm {\1}", tex)
+    tex = tex.replace("||", "‖")
+    return tex.replace(r"\begin{aligned}", r"\begin{align*}").replace(r"\end{aligned}", r"\end{align*}")
+
+
+def _PRINT_MML(mml: str) -> str:
+    """ziamath's MathML fix-ups (ziamath/tex.py), on our decoded characters instead of entities."""
+    mml = re.sub(r"<mo>(↑|↓)</mo>", r'<mo stretchy="false">\1</mo>', mml)
+    mml = re.sub(r"<mi>(⟨|⟩)</mi>", r'<mi stretchy="false">\1</mi>', mml)
+    mml = mml.replace('<mo stretchy="false">^</mo>', '<mo stretchy="false">\u02c6</mo>')
+    mml = mml.replace("<mo>^</mo>", "<mo>\u0302</mo>").replace("<mo>~</mo>", "<mo>\u0303</mo>")
+    return mml.replace('columnspacing="0em 2em"', 'columnspacing="0em 0.3em"')
 
 
 @lru_cache(maxsize=None)
@@ -152,7 +193,7 @@ def math_svg(latex: str, display: bool, size: float = 10) -> str:
         import ziamath
 
     ziamath.config.svg2 = False  # SVG 1.1 output: glyph ids unique per formula, so formulas on a page don't clash
-    m = ziamath.Math.fromlatex(latex, size=size, inline=not display)
+    m = ziamath.Math(mathml(latex, display, for_print=True), size=size)  # sanitised, well-formed MathML
     svg = m.svg()
     if display:
         return f'<span class="math display">{svg}</span>'
@@ -256,12 +297,15 @@ def _render_link_close(self, tokens, idx, options, env):
 
 
 def _render_image(self, tokens, idx, options, env):
+    """An image is shown only through the builder's media resolver (files inside content/, validated);
+    without one, or for anything it refuses, the alt text stands in."""
     tok = tokens[idx]
     alt = self.renderInlineAsText(tok.children or [], options, env)
-    src = str(tok.attrGet("src") or "")
-    if env["target"] == "anki" and not src.startswith(("http://", "https://")):
-        src = src.rsplit("/", 1)[-1]  # Anki keeps media flat, by file name
-    return f'<img src="{html.escape(src)}" alt="{html.escape(alt)}">'
+    media = env.get("media")
+    href = media(str(tok.attrGet("src") or "")) if media else None
+    if href is None:
+        return f'<span class="img-alt">{html.escape(alt)}</span>'
+    return f'<img src="{html.escape(href)}" alt="{html.escape(alt)}">'
 
 
 def _render_table_open(self, tokens, idx, options, env):
@@ -290,13 +334,14 @@ for _name, _fn in {
 
 
 def render(text: str, target: str, resolve: Resolver, *, id_prefix: str = "", heading_shift: int = 0,
-           reserved_ids: tuple[str, ...] = (), inline: bool = False, math_size: float = 10) -> str:
+           reserved_ids: tuple[str, ...] = (), inline: bool = False, math_size: float = 10,
+           media: Optional[Callable[[str], Optional[str]]] = None) -> str:
     """Render Markdown to HTML for one target. `inline=True` drops a single wrapping <p>; `math_size` is
     the pixel size of SVG math (pdf), to match the surrounding type."""
     assert target in TARGETS, target
     doc = parse(text, reserved_ids)
     env = {"target": target, "resolve": resolve, "id_prefix": id_prefix, "heading_shift": heading_shift,
-           "math_size": math_size}
+           "math_size": math_size, "media": media}
     out = _MD.renderer.render(doc.tokens, _MD.options, env)
     if inline:
         stripped = out.strip()

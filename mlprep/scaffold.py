@@ -36,7 +36,7 @@ further_reading: []                 # at least 3: {{title: ..., authors: ..., ye
 
 
 def new_topic(content: Path, section: str, name: str) -> Path:
-    if not re.match(SNAKE, name):
+    if not re.fullmatch(SNAKE.strip("^$"), name):
         raise ValueError(f"NAME must be a snake_case topic id, got {name!r}")
     folders = [p for p in sorted(content.iterdir()) if p.is_dir() and (p / "section.yaml").exists()]
     matches = [p for p in folders if section in (p.name, p.name[3:].lower(), p.name[3:])]

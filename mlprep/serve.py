@@ -1,6 +1,7 @@
 """`mlprep serve`: serve build/site on 127.0.0.1 and rebuild it when content or templates change."""
 from __future__ import annotations
 
+import errno
 import functools
 import threading
 import time
@@ -31,6 +32,9 @@ def rebuild(content: Path, out: Path, log) -> bool:
     except BuildError as e:
         click.echo(f"site: build failed: {e}", err=True)
         return False
+    except Exception as e:  # noqa: BLE001 - whatever a rebuild raises, the server keeps serving
+        click.echo(f"site: rebuild failed ({type(e).__name__}: {e}); still serving the last good build", err=True)
+        return False
     return True
 
 
@@ -44,7 +48,11 @@ def serve(c, port: int, watch: bool = True) -> None:
     if not rebuild(c.content, c.out, c.log) and not (c.out / "site" / "index.html").exists():
         raise SystemExit(1)
     handler = functools.partial(Quiet, directory=str(c.out / "site"))
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    try:
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as e:
+        raise click.ClickException(f"cannot listen on 127.0.0.1:{port}: {e.strerror}"
+                                   + ("; choose another with --port" if e.errno == errno.EADDRINUSE else ""))
     click.echo(f"serving {c.out / 'site'} at http://127.0.0.1:{server.server_address[1]}/ (Ctrl-C to stop)")
     threading.Thread(target=server.serve_forever, daemon=True).start()
     seen = snapshot(c.content, templates)

@@ -15,6 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StringConstraint
 
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 SNAKE = r"^[a-z0-9]+(_[a-z0-9]+)*$"
+# http(s) with a host, then URL characters only: no quotes, spaces, angle brackets or backslashes, so a URL
+# can never leave the attribute or field it is written into.
+SAFE_URL = r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?([/?#][A-Za-z0-9._~:/?#\[\]@!$&()*+,;=%-]*)?$"
 
 KebabId = Annotated[str, StringConstraints(pattern=KEBAB)]
 TopicId = Annotated[str, StringConstraints(pattern=SNAKE)]
@@ -60,7 +63,7 @@ class Question(Strict):
 
 class Reference(Strict):
     title: NonEmpty
-    url: Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]
+    url: Annotated[str, StringConstraints(pattern=SAFE_URL)]
     authors: Optional[str] = None
     year: Optional[int] = Field(default=None, ge=1700, le=2100)
     note: Optional[str] = Field(default=None, description="Chapter, section or why it is worth reading.")
@@ -180,7 +183,7 @@ class BookMeta(Strict):
     date: Optional[str] = None
     description: NonEmpty
     subjects: list[NonEmpty] = Field(default_factory=list)
-    site_url: Optional[Annotated[str, StringConstraints(pattern=r"^https?://\S+$")]] = None
+    site_url: Optional[Annotated[str, StringConstraints(pattern=SAFE_URL)]] = None
     overview: NonEmpty
     how_to_use: NonEmpty
     roles: list[Role] = Field(min_length=1)
@@ -194,6 +197,8 @@ class Book(BookMeta):
     sections: list[Section] = Field(default_factory=list)
     root: Path
     digest: str = Field(default="", description="Hash of book.yaml's text.")
+    files: dict[Path, tuple[int, str]] = Field(default_factory=dict, exclude=True,
+                                               description="Every file read -> (mtime_ns taken before reading, git blob id).")
     _topic_index: Optional[dict] = PrivateAttr(default=None)
     _section_index: Optional[dict] = PrivateAttr(default=None)
     _backlinks: Optional[dict] = PrivateAttr(default=None)

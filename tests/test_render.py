@@ -28,8 +28,9 @@ def resolve(topic_id, anchor):
 
 def test_math_is_mathml_for_site_and_mathjax_for_anki():
     html = render(TEXT, "site", resolve)
-    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline"><mrow><msup><mi>x</mi><mn>2</mn></msup>' in html
-    assert 'display="block"><mrow><mfrac>' in html
+    assert ('<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline" alttext="x^2 + y_i"><mrow><msup>'
+            '<mi>x</mi><mn>2</mn></msup>') in html
+    assert 'display="block" alttext="\\frac{a}{b}"><mrow><mfrac>' in html
     assert "$5 and $10 stay text" in html
     anki = render(TEXT, "anki", resolve)
     assert "\\(x^2 + y_i\\)" in anki and "\\[\\frac{a}{b}\\]" in anki

@@ -12,16 +12,17 @@ import itertools
 import json
 import os
 import sqlite3
-import subprocess
-import tempfile
 import zipfile
 from pathlib import Path
 
 import genanki
 
 from mlprep.builders import BuildError, Options, selected_topics
+from mlprep.builders.common import content_time
 from mlprep.errors import Problem
 from mlprep.markdown import pygments_css, render
+from mlprep.media import book_media, media_name
+from mlprep.media import resolver as media_resolver
 from mlprep.output import staged
 from schemas.models import Book, Topic
 
@@ -52,24 +53,6 @@ def note_model(templates: Path) -> genanki.Model:
     )
 
 
-def content_time(root: Path) -> int:
-    """When the content last changed: last commit touching it if clean, else the newest file mtime."""
-    if env := os.environ.get("SOURCE_DATE_EPOCH"):
-        return int(env)
-    files = [p for p in root.rglob("*") if p.is_file()]
-    newest = int(max((p.stat().st_mtime for p in files), default=0))
-    try:
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=root, capture_output=True,
-                               text=True, timeout=10)
-        last = subprocess.run(["git", "log", "-1", "--format=%ct", "--", "."], cwd=root, capture_output=True,
-                              text=True, timeout=10)
-        if dirty.returncode == 0 and not dirty.stdout.strip() and last.stdout.strip():
-            return int(last.stdout.strip())
-    except (OSError, subprocess.SubprocessError):
-        pass
-    return newest
-
-
 def tags_for(book: Book, t: Topic, level: str) -> list[str]:
     tags = [f"mlprep::section::{t.section_id}", f"mlprep::topic::{t.id}", f"mlprep::level::{level}"]
     tags += [f"mlprep::role::{r}" for r in t.roles]
@@ -81,7 +64,6 @@ def build(book: Book, out: Path, options: Options) -> str:
     model = note_model(options.templates)
     root_name = book.title
     decks: dict[str, genanki.Deck] = {}
-    media: list[Path] = []
     manifest: dict[str, dict] = {}
 
     def resolve(topic_id: str, anchor: str | None) -> str | None:
@@ -94,23 +76,21 @@ def build(book: Book, out: Path, options: Options) -> str:
         section = book.section_of(t.id)
         name = f"{root_name}::{section.number:02d} {section.title}"
         deck = decks.setdefault(name, genanki.Deck(deck_id(name), name))
-        for img in _images(t):
-            if not img.exists():
-                raise BuildError(f"{t.source}: image {img.name} not found")
-            media.append(img)
+        media = media_resolver(t.source.parent, book.root, media_name)  # Anki keeps media flat, by name
         for q in t.questions:
             source = f"{t.id}#{q.id}"
             link = f"{book.site_url.rstrip('/')}/topics/{t.id}.html#{q.id}" if book.site_url else ""
-            fields = [render(q.q, "anki", resolve, inline=True), render(q.a, "anki", resolve),
-                      _esc(t.title), _esc(section.title), q.level.value, source, link]
+            fields = [render(q.q, "anki", resolve, inline=True, media=media), render(q.a, "anki", resolve, media=media),
+                      _esc(t.title), _esc(section.title), q.level.value, source, _esc(link)]
             deck.add_note(genanki.Note(model=model, fields=fields, guid=genanki.guid_for(t.id, q.id),
                                        tags=tags_for(book, t, q.level.value)))
             manifest[source] = {"guid": genanki.guid_for(t.id, q.id), "file": str(t.source.relative_to(book.root))}
     if not decks:
         raise BuildError("no written question to put in a deck" + (f" for {options.focus}" if options.focus else ""))
     decks.setdefault(root_name, genanki.Deck(ROOT_DECK_ID, root_name))
-    package = genanki.Package(sorted(decks.values(), key=lambda d: d.name), media_files=sorted(set(map(str, media))))
-    stamp = content_time(book.root)
+    package = genanki.Package(sorted(decks.values(), key=lambda d: d.name))
+    package.media_files = book_media(book, topics)  # validated: regular files inside content/
+    stamp = content_time(book)
     filename = DECK_FILE if not options.focus else f"ml-interview-prep--{options.focus}.apkg"
     with staged(out, full=not options.focus, keep=KEEP) as tmp:
         write_apkg(package, tmp / filename, stamp)
@@ -123,8 +103,7 @@ def build(book: Book, out: Path, options: Options) -> str:
 
 def write_apkg(package: genanki.Package, path: Path, stamp: int) -> None:
     """Like genanki's write_to_file, but reproducible: fixed timestamps inside the zip."""
-    fd, db = tempfile.mkstemp(suffix=".anki2")
-    os.close(fd)
+    db = path.parent / f".{path.name}.anki2"  # inside the staging folder: a killed build leaves nothing behind
     try:
         conn = sqlite3.connect(db)
         package.write_to_db(conn.cursor(), stamp, itertools.count(stamp * 1000))
@@ -134,33 +113,19 @@ def write_apkg(package: genanki.Package, path: Path, stamp: int) -> None:
         date = (1980, 1, 1, 0, 0, 0)
         with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
             z.writestr(zipfile.ZipInfo("collection.anki2", date), Path(db).read_bytes(), zipfile.ZIP_DEFLATED)
-            names = {str(i): os.path.basename(p) for i, p in enumerate(package.media_files)}
+            names = {str(i): media_name(Path(p)) for i, p in enumerate(package.media_files)}
             z.writestr(zipfile.ZipInfo("media", date), json.dumps(names, sort_keys=True), zipfile.ZIP_DEFLATED)
             for i, p in enumerate(package.media_files):
                 z.writestr(zipfile.ZipInfo(str(i), date), Path(p).read_bytes(), zipfile.ZIP_DEFLATED)
     finally:
-        os.unlink(db)
-
-
-def _images(t: Topic) -> list[Path]:
-    from mlprep.markdown import parse
-
-    texts = [t.body] + [q.a for q in t.questions]
-    srcs = []
-    for text in texts:
-        for tok in parse(text).tokens:
-            for child in tok.children or []:
-                if child.type == "image":
-                    src = str(child.attrGet("src") or "")
-                    if src and not src.startswith(("http://", "https://")):
-                        srcs.append((t.source.parent / src).resolve())
-    return srcs
+        db.unlink(missing_ok=True)
 
 
 def _esc(text: str) -> str:
+    """Plain text for an Anki field (fields are HTML): quotes too, since a field may land in an attribute."""
     import html
 
-    return html.escape(text)
+    return html.escape(text, quote=True)
 
 
 def manifest_warnings(book: Book, manifest: Path) -> list[str]:

@@ -1,23 +1,29 @@
 """What several builders share: the Jinja environment and a light view of a topic for listings."""
 from __future__ import annotations
 
+import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from mlprep.sanitize import css_string
 from schemas.models import Book, Kind
 
 KIND_LABEL = {Kind.topic: "", Kind.case_study: "case study", Kind.cheat_sheet: "cheat sheet"}
 
 
 def jinja(templates: Path, fmt: str) -> Environment:
-    """Autoescaping environment over templates/<fmt>/ and templates/shared/."""
-    return Environment(
+    """Autoescaping environment over templates/<fmt>/ and templates/shared/; `|css` escapes a value for a
+    double-quoted CSS string (stylesheets are not HTML-autoescaped)."""
+    env = Environment(
         loader=FileSystemLoader([str(templates / fmt), str(templates / "shared")]),
         autoescape=select_autoescape(["html", "xhtml", "xml"], default_for_string=True),
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
     )
+    env.filters["css"] = css_string
+    return env
 
 
 @dataclass(frozen=True)
@@ -37,3 +43,45 @@ def ref(book: Book, topic_id: str) -> Ref:
     if t is None:
         return Ref(topic_id, book.title_of(topic_id), False)
     return Ref(t.id, t.title, True, t.summary, t.difficulty.value, t.kind.value, KIND_LABEL[t.kind])
+
+
+def content_time(book: Book) -> int:
+    """When the loaded content last changed, for Anki's note times and archive dates.
+
+    SOURCE_DATE_EPOCH wins. Otherwise, if every file the loader read is exactly its committed version
+    (git blob ids of the bytes read), the time of the last commit touching content/ — the same on every
+    clone; else the newest mtime taken before each file was read, so text edited during a build gets a
+    newer time in the next build, never the same one."""
+    if env := os.environ.get("SOURCE_DATE_EPOCH"):
+        return int(env)
+    files = book.files
+    newest = max((mtime for mtime, _ in files.values()), default=0) // 1_000_000_000
+    try:
+        root = book.root.resolve()
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=root, capture_output=True, text=True,
+                             timeout=10)
+        listed = subprocess.run(["git", "ls-files", "-s", "-z", "--", "."], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+        if top.returncode == 0 and listed.returncode == 0:
+            toplevel = Path(top.stdout.strip())
+            committed = {}
+            for entry in listed.stdout.split("\0"):
+                if entry:
+                    meta, _, rel = entry.partition("\t")
+                    committed[(toplevel / rel).resolve()] = meta.split()[1]
+            clean = all(committed.get(p.resolve()) == blob for p, (_, blob) in files.items())
+            if clean and _index_matches_head(root):
+                last = subprocess.run(["git", "log", "-1", "--format=%ct", "--", "."], cwd=root,
+                                      capture_output=True, text=True, timeout=10)
+                if last.stdout.strip():
+                    return int(last.stdout.strip())
+    except (OSError, subprocess.SubprocessError, ValueError):
+        pass
+    return int(newest)
+
+
+def _index_matches_head(root: Path) -> bool:
+    """True when nothing under `root` is staged but uncommitted (ls-files shows the index, not HEAD)."""
+    staged = subprocess.run(["git", "diff", "--cached", "--quiet", "--", "."], cwd=root, capture_output=True,
+                            timeout=10)
+    return staged.returncode == 0

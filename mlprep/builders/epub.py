@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,10 +12,10 @@ from pathlib import Path
 from markupsafe import Markup
 
 from mlprep.builders import BuildError, Options, selected_topics
-from mlprep.builders.anki import content_time
-from mlprep.builders.common import KIND_LABEL, jinja
+from mlprep.builders.common import KIND_LABEL, content_time, jinja
 from mlprep.markdown import render
-from mlprep.output import staged
+from mlprep.media import resolver as media_resolver
+from mlprep.output import scratch, staged
 from schemas.models import Book, Topic
 
 NAME = "epub"
@@ -41,9 +40,11 @@ def build(book: Book, out: Path, options: Options) -> str:
             return None
         return f"#{topic_id}--{anchor}" if anchor else f"#{topic_id}"
 
-    def md(text: str, *, inline: bool = False, prefix: str = "", shift: int = 0, reserved=()) -> Markup:
+    def md(text: str, *, inline: bool = False, prefix: str = "", shift: int = 0, reserved=(),
+           base: Path | None = None) -> Markup:
+        media = media_resolver(base or book.root, book.root, lambda p: str(p))  # pandoc embeds the file
         return Markup(render(text, "epub", resolve, inline=inline, id_prefix=prefix, heading_shift=shift,
-                             reserved_ids=reserved))
+                             reserved_ids=reserved, media=media))
 
     def ref(tid: str) -> dict:
         return {"title": book.title_of(tid), "href": f"#{tid}" if tid in included else None}
@@ -55,7 +56,7 @@ def build(book: Book, out: Path, options: Options) -> str:
             continue  # a focused book holds only its chapters; the full book shows every section's plan
         n = len(chapters) + 1
         chapters.append({
-            "id": s.id, "number": n, "title": s.title, "overview": md(s.overview, shift=1),
+            "id": s.id, "number": n, "title": s.title, "overview": md(s.overview, shift=1, base=s.source.parent),
             "planned": [book.title_of(p) for p in s.planned] if not options.focus else [],
             "topics": [topic_view(t, f"{n}.{i}", md, ref) for i, t in enumerate(chosen, 1)],
             "answers": any(t.questions for t in chosen),
@@ -82,20 +83,17 @@ def build(book: Book, out: Path, options: Options) -> str:
         focus_title = book.role(options.role).title
     elif options.path:
         focus_title = book.path(options.path).title
-    stamp = content_time(book.root)
-    meta = env.get_template("metadata.yaml").render(
-        book=book, subtitle=" — ".join(x for x in (book.subtitle, focus_title) if x), date=book.date or "",
-        scheme="UUID" if book.identifier.startswith("urn:uuid:") else "URI",
-        description=book.description + (f" Focused edition: {focus_title}." if focus_title else ""))
+    stamp = content_time(book)
+    meta = metadata(book, subtitle=" — ".join(x for x in (book.subtitle, focus_title) if x),
+                    description=book.description + (f" Focused edition: {focus_title}." if focus_title else ""))
     filename = BOOK_FILE if not options.focus else f"ml-interview-prep--{options.focus}.epub"
     env_vars = {**os.environ, "SOURCE_DATE_EPOCH": str(stamp)}  # reproducible timestamps in the zip
-    with tempfile.TemporaryDirectory(prefix="mlprep-epub-") as work, staged(out, full=not options.focus, keep=KEEP) as tmp:
+    with scratch(out.parent, "epub") as work, staged(out, full=not options.focus, keep=KEEP) as tmp:
         w = Path(work)
-        (w / "book.json").write_text(to_pandoc_ast(parts, options.jobs), encoding="utf-8")
-        (w / "metadata.yaml").write_text(meta, encoding="utf-8")
+        (w / "book.json").write_text(to_pandoc_ast(parts, options.jobs, meta), encoding="utf-8")
         (w / "epub.css").write_bytes((options.templates / "epub" / "epub.css").read_bytes())
         cover(book, w / "cover.png", focus_title)
-        cmd = [pandoc_path(), "book.json", "--from=json", "--to=epub3", "--metadata-file=metadata.yaml",
+        cmd = [pandoc_path(), "book.json", "--from=json", "--to=epub3",
                "--toc", "--toc-depth=2", "--split-level=1", "--css=epub.css", "--epub-cover-image=cover.png",
                "--mathml", "--syntax-highlighting=tango", f"--output={tmp / filename}"]
         proc = subprocess.run(cmd, cwd=w, capture_output=True, text=True, env=env_vars, timeout=3600)
@@ -108,7 +106,33 @@ def build(book: Book, out: Path, options: Options) -> str:
 CHUNK_MAX = 2_000_000  # bytes of HTML per pandoc reader process: bounds its memory on big books
 
 
-def to_pandoc_ast(parts: list[str], jobs: int) -> str:
+def metadata(book: Book, subtitle: str, description: str) -> dict:
+    """The EPUB's metadata as pandoc MetaString values: literal text, never read as Markdown, so nothing
+    in book.yaml can become markup on the title page or in the package document."""
+    def lit(text: str) -> dict:
+        return {"t": "MetaString", "c": text}
+
+    def mapping(**kv: str) -> dict:
+        return {"t": "MetaMap", "c": {k: lit(v) for k, v in kv.items()}}
+
+    meta = {
+        "title": lit(book.title),
+        "creator": {"t": "MetaList", "c": [mapping(role="author", text=a) for a in book.authors]},
+        "identifier": {"t": "MetaList", "c": [mapping(
+            scheme="UUID" if book.identifier.startswith("urn:uuid:") else "URI", text=book.identifier)]},
+        "lang": lit(book.language),
+        "description": lit(description),
+        "subject": {"t": "MetaList", "c": [lit(x) for x in book.subjects]},
+        "rights": lit("Generated by mlprep from the project's content."),
+    }
+    if subtitle:
+        meta["subtitle"] = lit(subtitle)
+    if book.date:
+        meta["date"] = lit(book.date)
+    return meta
+
+
+def to_pandoc_ast(parts: list[str], jobs: int, meta: dict | None = None) -> str:
     """Read the HTML parts into pandoc's AST in parallel chunks and join them into one document.
 
     pandoc's HTML reader is its slow, memory-hungry step; chunks run on all cores and stay small, and the
@@ -135,21 +159,22 @@ def to_pandoc_ast(parts: list[str], jobs: int) -> str:
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:  # threads: the work is in pandoc processes
         docs = list(pool.map(read, chunks))
-    joined = {"pandoc-api-version": docs[0]["pandoc-api-version"], "meta": {},
+    joined = {"pandoc-api-version": docs[0]["pandoc-api-version"], "meta": meta or {},
               "blocks": [b for d in docs for b in d["blocks"]]}
     return json.dumps(joined, ensure_ascii=False)
 
 
 def topic_view(t: Topic, number: str, md, ref) -> dict:
     qids = tuple(q.id for q in t.questions)
+    base = t.source.parent
     return {
-        "id": t.id, "n": number, "title": t.title, "summary": md(t.summary, inline=True),
+        "id": t.id, "n": number, "title": t.title, "summary": md(t.summary, inline=True, base=base),
         "difficulty": t.difficulty.value, "kind_label": KIND_LABEL[t.kind],
         "prerequisites": [ref(p) for p in t.prerequisites],
-        "body": md(t.body, prefix=f"{t.id}--", shift=1, reserved=qids),
-        "questions": [{"id": q.id, "level": q.level.value, "q": md(q.q, inline=True),
-                       "a": md(q.a, prefix=f"ans--{t.id}--{q.id}--")} for q in t.questions],
-        "pitfalls": [md(p) for p in t.pitfalls],
+        "body": md(t.body, prefix=f"{t.id}--", shift=1, reserved=qids, base=base),
+        "questions": [{"id": q.id, "level": q.level.value, "q": md(q.q, inline=True, base=base),
+                       "a": md(q.a, prefix=f"ans--{t.id}--{q.id}--", base=base)} for q in t.questions],
+        "pitfalls": [md(p, base=base) for p in t.pitfalls],
         "reading": t.further_reading,
     }
 

@@ -4,9 +4,8 @@ Math is SVG (ziamath), so it prints crisply; a sheet over its page budget fails 
 from __future__ import annotations
 
 import gc
-import multiprocessing
+import logging
 import re
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from markupsafe import Markup
@@ -14,7 +13,8 @@ from markupsafe import Markup
 from mlprep.builders import BuildError, Options
 from mlprep.cache import Keys, digest, tool_digest, tree_digest
 from mlprep.markdown import pygments_css, render
-from mlprep.output import staged
+from mlprep.media import resolver as media_resolver
+from mlprep.output import staged, worker_pool
 from schemas.models import Book, Kind, Topic
 
 NAME = "pdf"
@@ -22,8 +22,46 @@ PAPER = {"a4": "A4", "letter": "letter"}
 COLUMNS = 4
 
 
-def _css_string(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
+class _KnownNoise(logging.Filter):
+    """WeasyPrint's harmless notices (which subsetting library it uses) are not build problems; its real
+    warnings (a missing glyph, an unsupported property) still reach the terminal."""
+    NOISE = ("Using fontTools instead of HarfBuzz",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.NOISE)
+
+
+logging.getLogger("weasyprint").addFilter(_KnownNoise())
+
+
+def fetcher(allowed: list[Path]):
+    """A WeasyPrint URL fetcher that reads only files under `allowed` (the PDF templates and fonts, the
+    content's own media) and data: URLs. Everything else (other files, any network) is refused and
+    remembered in `.refused`, so the build can fail loudly instead of printing a warning."""
+    from urllib.parse import urlsplit
+    from urllib.request import url2pathname
+
+    from weasyprint.urls import URLFetcher
+
+    roots = [p.resolve() for p in allowed]
+
+    class Fetcher(URLFetcher):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.refused: list[str] = []
+
+        def fetch(self, url, headers=None):
+            scheme = url.split(":", 1)[0].lower()
+            if scheme == "file":
+                path = Path(url2pathname(urlsplit(url).path)).resolve()
+                if path.is_file() and any(path.is_relative_to(r) for r in roots):
+                    return super().fetch(url, headers)
+            elif scheme == "data":
+                return super().fetch(url, headers)
+            self.refused.append(url)
+            raise ValueError(f"mlprep refuses to fetch {url}: only the templates and content/ media are read")
+
+    return Fetcher(timeout=5, allowed_protocols=("file", "data"))
 
 
 def resolve(book: Book):
@@ -58,23 +96,30 @@ class Renderer:
         self.base_url = str(options.templates / "pdf") + "/"
         self.base_css = (options.templates / "pdf" / "base.css").read_text(encoding="utf-8")
         self.code_css = pygments_css("default", ".highlight")
-        self.footer = _css_string(f"{book.title} {book.version}")
+        self.footer = f"{book.title} {book.version}"
+        self.fetcher = fetcher([options.templates / "pdf", book.root])
         self.paper = PAPER[options.paper]
 
-    def md(self, text: str, inline: bool = False, math_size: float = 10) -> Markup:
-        """10 px math matches the sheets' 7.5 pt type; the question books' 10 pt type wants 13 px."""
-        return Markup(render(text, "pdf", resolve(self.book), inline=inline, math_size=math_size))
+    def md(self, text: str, base: Path, inline: bool = False, math_size: float = 10) -> Markup:
+        """10 px math matches the sheets' 7.5 pt type; the question books' 10 pt type wants 13 px. Images
+        resolve inside content/ only (the fetcher refuses anything else anyway)."""
+        media = media_resolver(base, self.book.root, lambda p: p.as_uri())
+        return Markup(render(text, "pdf", resolve(self.book), inline=inline, math_size=math_size, media=media))
 
     def document(self, html: str):
         from weasyprint import HTML
 
-        return HTML(string=html, base_url=self.base_url).render()
+        doc = HTML(string=html, base_url=self.base_url, url_fetcher=self.fetcher).render()
+        if self.fetcher.refused:
+            raise BuildError(f"refused to read {', '.join(sorted(set(self.fetcher.refused)))}")
+        return doc
 
     def sheet(self, t: Topic):
-        boxes = [{"title": self.md(title, inline=True) if title else "", "html": self.md(text)}
+        base = t.source.parent
+        boxes = [{"title": self.md(title, base, inline=True) if title else "", "html": self.md(text, base)}
                  for title, text in split_boxes(t.body)]
         css = self.env.get_template("sheet.css").render(paper=self.paper, footer=self.footer, columns=COLUMNS,
-                                                        title=_css_string(t.title), summary=_css_string(t.summary))
+                                                        title=t.title, summary=t.summary)
         html = self.env.get_template("sheet.html").render(
             book=self.book, sheet=t, boxes=boxes, summary_text=t.summary,
             base_css=Markup(self.base_css), pygments_css=Markup(self.code_css), sheet_css=Markup(css))
@@ -94,11 +139,12 @@ class Renderer:
             qs = []
             for q in t.questions:
                 n += 1
-                qs.append({"n": n, "level": q.level.value, "q": self.md(q.q, inline=True, math_size=13),
-                           "a": self.md(q.a, math_size=13)})
+                base = t.source.parent
+                qs.append({"n": n, "level": q.level.value, "q": self.md(q.q, base, inline=True, math_size=13),
+                           "a": self.md(q.a, base, math_size=13)})
             views.append({"title": t.title, "section": self.book.section_of(t.id).title, "questions": qs})
         css = self.env.get_template("questions.css").render(
-            paper=self.paper, footer=self.footer, header=_css_string(f"Mock interview questions: {role.title}"))
+            paper=self.paper, footer=self.footer, header=f"Mock interview questions: {role.title}")
         html = self.env.get_template("questions.html").render(
             book=self.book, role=role, topics=views, count=n, base_css=Markup(self.base_css),
             pygments_css=Markup(self.code_css), page_css=Markup(css))
@@ -160,8 +206,7 @@ def build(book: Book, out: Path, options: Options) -> str:
     todo.sort(key=lambda j: {"questions": 0, "all": 1, "sheet": 2}[j[2]])
     _STATE.update(book=book, options=options)
     if options.jobs > 1 and len(todo) > 1:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=min(options.jobs, len(todo)), mp_context=ctx) as pool:
+        with worker_pool(min(options.jobs, len(todo))) as pool:
             results = list(pool.map(render_job, todo))
     else:
         results = [render_job(j) for j in todo]

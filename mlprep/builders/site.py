@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
-from concurrent.futures import ProcessPoolExecutor
 from collections import defaultdict
 from pathlib import Path
 
@@ -14,7 +12,9 @@ from mlprep.builders import Options
 from mlprep.builders.common import KIND_LABEL, jinja, ref
 from mlprep.cache import Keys, digest, tool_digest, tree_digest
 from mlprep.markdown import plain_text, pygments_css, render
-from mlprep.output import staged
+from mlprep.media import book_media, media_name
+from mlprep.media import resolver as media_resolver
+from mlprep.output import staged, worker_pool
 from schemas.models import Book, Topic
 
 NAME = "site"
@@ -28,8 +28,11 @@ def resolver(book: Book, root: str):
     return resolve
 
 
-def md(book: Book, text: str, root: str, inline: bool = False, reserved: tuple[str, ...] = ()) -> Markup:
-    return Markup(render(text, "site", resolver(book, root), inline=inline, reserved_ids=reserved))
+def md(book: Book, text: str, root: str, inline: bool = False, reserved: tuple[str, ...] = (),
+       base: Path | None = None) -> Markup:
+    """Render for the site; `base` is the folder the text's image paths are relative to."""
+    media = media_resolver(base or book.root, book.root, lambda p: f"{root}assets/media/{media_name(p)}")
+    return Markup(render(text, "site", resolver(book, root), inline=inline, reserved_ids=reserved, media=media))
 
 
 def build(book: Book, out: Path, options: Options) -> str:
@@ -69,7 +72,7 @@ def build(book: Book, out: Path, options: Options) -> str:
     # sections
     for s in book.sections:
         page(f"sections/{s.id}.html", "section.html", page_title=s.title, section=s,
-             overview=md(book, s.overview, "../"), items=[ref(book, t) for t in s.order])
+             overview=md(book, s.overview, "../", base=s.source.parent), items=[ref(book, t) for t in s.order])
     # topics: the expensive pages, cached by everything they show, rendered in parallel when many changed
     stale = []
     for i, t in enumerate(topics):
@@ -82,7 +85,7 @@ def build(book: Book, out: Path, options: Options) -> str:
     _STATE.update(book=book, topics=topics, env=env)
     if options.jobs > 1 and len(stale) >= 16:
         chunks = [stale[k::options.jobs * 4] for k in range(options.jobs * 4)]
-        with ProcessPoolExecutor(max_workers=options.jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+        with worker_pool(options.jobs) as pool:
             for part in pool.map(render_topics, chunks):
                 pages.update(part)
     else:
@@ -122,6 +125,10 @@ def build(book: Book, out: Path, options: Options) -> str:
                 dest = tmp / "assets" / f.relative_to(assets)
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 dest.write_bytes(f.read_bytes())
+        for f in book_media(book):  # content images, by content hash (validated: inside content/)
+            dest = tmp / "assets" / "media" / media_name(f)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(f.read_bytes())
         (tmp / "assets" / "pygments.css").write_text(
             pygments_css("default") + "\n@media (prefers-color-scheme: dark) {\n"
             + pygments_css("github-dark" if _has_style("github-dark") else "monokai") + "\n}\n", encoding="utf-8")
@@ -173,16 +180,17 @@ def _has_style(name: str) -> bool:
 def topic_context(book: Book, t: Topic, prev, nxt, required_by: list[Topic]) -> dict:
     root = "../"
     qids = tuple(q.id for q in t.questions)
+    base = t.source.parent
     return dict(
         page_title=t.title, description=t.summary, topic=t, section=book.section_of(t.id),
-        kind_label=KIND_LABEL[t.kind], summary=md(book, t.summary, root, inline=True),
+        kind_label=KIND_LABEL[t.kind], summary=md(book, t.summary, root, inline=True, base=base),
         roles=[book.role(r) for r in t.roles if book.role(r)],
         prerequisites=[ref(book, p) for p in t.prerequisites],
         required_by=[ref(book, r.id) for r in required_by],
-        body=md(book, t.body, root, reserved=qids),
-        questions=[{"id": q.id, "level": q.level.value, "q": md(book, q.q, root, inline=True),
-                    "a": md(book, q.a, root)} for q in t.questions],
-        pitfalls=[md(book, p, root) for p in t.pitfalls],
+        body=md(book, t.body, root, reserved=qids, base=base),
+        questions=[{"id": q.id, "level": q.level.value, "q": md(book, q.q, root, inline=True, base=base),
+                    "a": md(book, q.a, root, base=base)} for q in t.questions],
+        pitfalls=[md(book, p, root, base=base) for p in t.pitfalls],
         prev=prev, next=nxt,
     )
 
