@@ -20,7 +20,7 @@ from pydantic import BaseModel, ValidationError
 from mlprep.errors import Collector, ContentError, Problem
 from mlprep.markdown import mathml, parse
 from mlprep.media import resolve_media
-from schemas.models import SAFE_URL, SNAKE, Book, BookMeta, Kind, Section, SectionMeta, Topic, TopicMeta
+from schemas.models import SAFE_URL, SNAKE, Book, BookMeta, Kind, Level, Section, SectionMeta, Topic, TopicMeta
 
 try:  # libyaml is several times faster; the pure-Python loader gives the same results
     from yaml import CSafeLoader as _Loader
@@ -557,6 +557,10 @@ def shortfalls(t: Topic, body, m) -> list[tuple[str, str]]:
     nq = m.cheat_sheet_questions if t.kind is Kind.cheat_sheet else m.questions
     if len(t.questions) < nq:
         out.append(("questions", f"{len(t.questions)} questions; at least {nq} needed"))
+    seniors = sum(q.level is Level.senior for q in t.questions)
+    if t.kind is not Kind.cheat_sheet and t.questions and seniors < m.senior_questions:
+        out.append(("questions", f"{seniors} senior question{'s' * (seniors != 1)}; at least {m.senior_questions} "
+                                 "needed (past the textbook, answered with numbers)"))
     levels = {q.level for q in t.questions}
     need_levels = 3 if t.kind is Kind.topic else 2
     if t.questions and len(levels) < min(need_levels, len(t.questions)):

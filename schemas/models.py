@@ -168,6 +168,7 @@ class Minimums(Strict):
     answer_words_min: int = 40
     answer_words_max: int = 250
     short_words_max: int = 30
+    senior_questions: int = 2
     case_study_words: int = 2000
     cheat_sheet_words: int = 600
     cheat_sheet_questions: int = 6

@@ -188,7 +188,7 @@ def test_minimums_of_the_guide_are_enforced(good):
     assert proc.returncode == 1
     for expected in [f"{VEC}:", "words; the guide asks for at least 1000", "questions; at least 8 needed",
                      "pitfalls; at least 4 needed", "references; at least 3 needed",
-                     "answer has", "the guide asks for 40–250"]:
+                     "answer has", "the guide asks for 40–250", "0 senior questions; at least 2 needed"]:
         assert expected in proc.stderr, (expected, proc.stderr)
 
 
