@@ -415,17 +415,40 @@ def check_book(book: Book, col: Collector, book_path: Path, book_lines: dict[str
         close = difflib.get_close_matches(tid, list(known), n=1)
         return f"unknown topic {tid!r}" + (f" (did you mean {close[0]!r}?)" if close else "")
 
+    def check_ids(ids, loc: tuple, kind: str = "topic") -> None:
+        """Report each id in `ids` (a list at `loc` in book.yaml) that the map does not know."""
+        for j, x in enumerate(ids):
+            here = (*loc, j)
+            bad = (x not in known) if kind == "topic" else (x not in sections if kind == "section" else x not in roles)
+            if bad:
+                msg = unknown(x) if kind == "topic" else (
+                    f"unknown section {x!r}; sections: {', '.join(sorted(sections))}" if kind == "section"
+                    else f"unknown role {x!r}; book.yaml declares: {', '.join(sorted(roles))}")
+                col.add(book_path, line_for(book_lines, here), _pretty(".".join(map(str, here))), msg)
+
+    sections = {s.id for s in book.sections}
     for i, r in enumerate(book.roles):
-        for j, tid in enumerate(r.critical_topics):
-            if tid not in known:
+        for j, c in enumerate(r.critical_topics):
+            if isinstance(c, str) and c not in known:
                 col.add(book_path, line_for(book_lines, ("roles", i, "critical_topics", j)),
-                        f"roles[{i}].critical_topics[{j}]", unknown(tid))
+                        f"roles[{i}].critical_topics[{j}]", unknown(c))
+            elif not isinstance(c, str):
+                check_ids(c.topics, ("roles", i, "critical_topics", j, "topics"))
+        check_ids(r.also_critical, ("roles", i, "also_critical"))
     for i, p in enumerate(book.study_paths):
         for w, week in enumerate(p.weeks):
-            for j, tid in enumerate(week.topics):
-                if tid not in known:
-                    col.add(book_path, line_for(book_lines, ("study_paths", i, "weeks", w, "topics", j)),
-                            f"study_paths[{i}].weeks[{w}].topics[{j}]", unknown(tid))
+            check_ids(week.topics, ("study_paths", i, "weeks", w, "topics"))
+            check_ids(week.sections, ("study_paths", i, "weeks", w, "sections"), "section")
+            check_ids(week.roles, ("study_paths", i, "weeks", w, "roles"), "role")
+            for k, track in enumerate(week.tracks):
+                check_ids(track.topics, ("study_paths", i, "weeks", w, "tracks", k, "topics"))
+    for i, g in enumerate(book.checklist):
+        for j, item in enumerate(g.items):
+            if not isinstance(item, str):
+                check_ids(item.topics, ("checklist", i, "items", j, "topics"))
+    ids = [item.id for g in book.checklist for item in g.items if not isinstance(item, str)]
+    if len(set(ids)) != len(ids):
+        col.add(book_path, book_lines.get("checklist", 1), "checklist", "checklist item ids must be unique")
     if len({r.id for r in book.roles}) != len(book.roles):
         col.add(book_path, book_lines.get("roles", 1), "roles", "role ids must be unique")
     if len({p.id for p in book.study_paths}) != len(book.study_paths):
@@ -443,8 +466,12 @@ def check_book(book: Book, col: Collector, book_path: Path, book_lines: dict[str
         check_math(doc, s.source, first, "overview", col)
         check_images(doc, s.source, first, book.root, col)
     texts = [("overview", book.overview, ("overview",)), ("how_to_use", book.how_to_use, ("how_to_use",))]
-    texts += [(f"checklist[{i}].items[{j}]", item, ("checklist", i, "items", j))
+    texts += [(f"checklist[{i}].items[{j}]", item, ("checklist", i, "items", j)) if isinstance(item, str) else
+              (f"checklist[{i}].items[{j}].text", item.text, ("checklist", i, "items", j, "text"))
               for i, g in enumerate(book.checklist) for j, item in enumerate(g.items)]
+    texts += [(f"roles[{i}].critical_topics[{j}].note", c.note, ("roles", i, "critical_topics", j, "note"))
+              for i, r in enumerate(book.roles) for j, c in enumerate(r.critical_topics)
+              if not isinstance(c, str) and c.note]
     texts += [(f"study_paths[{i}].weeks[{w}].focus", week.focus, ("study_paths", i, "weeks", w, "focus"))
               for i, p in enumerate(book.study_paths) for w, week in enumerate(p.weeks) if week.focus]
     for field, text, loc in texts:

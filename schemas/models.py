@@ -130,18 +130,53 @@ class Section(SectionMeta):
         return [tid for tid in self.order if tid not in written]
 
 
+class CriticalGroup(Strict):
+    """One entry of a critical-topic list that several topics cover together (e.g. "Business case studies")."""
+    title: NonEmpty
+    topics: list[TopicId] = Field(min_length=1)
+    note: Optional[str] = Field(default=None, description="Markdown: why these topics, where the original differs.")
+
+
 class Role(Strict):
     id: KebabId
     title: NonEmpty
     description: NonEmpty
-    critical_topics: list[TopicId] = Field(default_factory=list)
+    original: bool = Field(default=False, description="The critical list comes from the original study plan.")
+    critical_topics: list[TopicId | CriticalGroup] = Field(
+        default_factory=list, description="The most interview-critical topics, in order of priority.")
+    also_critical: list[TopicId] = Field(default_factory=list,
+                                         description="This book's additions to an original critical list.")
+
+    def critical_ids(self) -> list[str]:
+        """Every topic id the role's lists name, in order, once."""
+        ids = [t for c in self.critical_topics for t in ([c] if isinstance(c, str) else c.topics)]
+        return list(dict.fromkeys(ids + self.also_critical))
+
+
+class Practice(str, Enum):
+    self_check = "self-check"          # each topic's interview questions, answered aloud before revealing
+    question_books = "question-books"  # the role's printed mock-interview question book
+    anki = "anki"                      # the Anki deck, filtered to the role
+
+
+class PathTrack(Strict):
+    """A role-specific choice inside a study step (e.g. the case studies for an ML engineer)."""
+    label: NonEmpty
+    topics: list[TopicId] = Field(min_length=1)
 
 
 class Week(Strict):
-    label: NonEmpty
+    label: NonEmpty = Field(description="When and how long: 'Weeks 1–2', 'Days 5–7', '3 days'.")
     title: NonEmpty
     focus: Optional[str] = None
+    sections: list[str] = Field(default_factory=list, description="Section ids whose overviews this step reads.")
     topics: list[TopicId] = Field(default_factory=list)
+    tracks: list[PathTrack] = Field(default_factory=list)
+    roles: list[KebabId] = Field(default_factory=list, description="Only for these roles (empty: everyone).")
+    practice: list[Practice] = Field(default_factory=list)
+
+    def topic_ids(self) -> list[str]:
+        return list(dict.fromkeys(self.topics + [t for tr in self.tracks for t in tr.topics]))
 
 
 class StudyPath(Strict):
@@ -149,12 +184,20 @@ class StudyPath(Strict):
     title: NonEmpty
     audience: NonEmpty
     duration: NonEmpty
+    original: bool = Field(default=False, description="The path follows the original study plan.")
     weeks: list[Week] = Field(min_length=1)
+
+
+class ChecklistItem(Strict):
+    id: KebabId
+    text: NonEmpty
+    topics: list[TopicId] = Field(default_factory=list, description="Where to prepare it.")
 
 
 class ChecklistGroup(Strict):
     group: NonEmpty
-    items: list[NonEmpty] = Field(min_length=1)
+    original: bool = Field(default=False, description="The original plan's interview success checklist.")
+    items: list[ChecklistItem | NonEmpty] = Field(min_length=1)
 
 
 class Minimums(Strict):

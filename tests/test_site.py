@@ -74,8 +74,15 @@ def test_search_index_holds_every_written_topic(real_site):
 
 
 def test_planned_topics_are_shown_but_not_linked(real_site):
-    html = (real_site / "sections" / "machine_learning.html").read_text(encoding="utf-8")
-    assert "(planned)" in html and "topics/gradient_boosting.html" not in html
+    from mlprep.loader import load_book
+    from conftest import CONTENT
+
+    book, _ = load_book(CONTENT)
+    section = next((s for s in book.sections if s.planned), None)
+    if section is None:
+        pytest.skip("every topic of the book is written")
+    html = (real_site / "sections" / f"{section.id}.html").read_text(encoding="utf-8")
+    assert "(planned)" in html and f"topics/{section.planned[0]}.html" not in html
 
 
 def test_no_external_resource_is_referenced(real_site):

@@ -60,10 +60,10 @@ def selected_topics(book: Book, options: Options) -> list[Topic]:
     topics = book.topics()
     if options.role:
         role = book.role(options.role)
-        ids = set(role.critical_topics) if role else set()
+        ids = set(role.critical_ids()) if role else set()
         return [t for t in topics if options.role in t.roles or t.id in ids]
     if options.path:
         path = book.path(options.path)
-        ids = {tid for w in path.weeks for tid in w.topics} if path else set()
+        ids = {tid for w in path.weeks for tid in w.topic_ids()} if path else set()
         return [t for t in topics if t.id in ids]
     return topics

@@ -85,3 +85,56 @@ def _index_matches_head(root: Path) -> bool:
     staged = subprocess.run(["git", "diff", "--cached", "--quiet", "--", "."], cwd=root, capture_output=True,
                             timeout=10)
     return staged.returncode == 0
+
+
+# --- views of book.yaml's plan, shared by the formats that show it (site, EPUB) -----------------
+
+PRACTICE = {
+    "self-check": "Self-check: answer each topic's interview questions aloud before you reveal the answers; "
+                  "mark the ones you miss.",
+    "question-books": "Question book: print your role's mock-interview questions (questions-<role>.pdf) and "
+                      "answer them on paper, then check against the answers at the back.",
+    "anki": "Anki: review the deck, filtered to your role with the search tag:mlprep::role::<role>.",
+}
+
+
+def role_view(book: Book, role, ref, md) -> dict:
+    """A role's critical lists with topics resolved by the format's `ref` and notes rendered by its `md`."""
+    critical = []
+    for c in role.critical_topics:
+        if isinstance(c, str):
+            critical.append({"title": None, "topics": [ref(c)], "note": None})
+        else:
+            critical.append({"title": c.title, "topics": [ref(t) for t in c.topics],
+                             "note": md(c.note) if c.note else None})
+    return {"id": role.id, "title": role.title, "description": role.description, "original": role.original,
+            "critical": critical, "also": [ref(t) for t in role.also_critical]}
+
+
+def path_view(book: Book, path, ref, md) -> dict:
+    sections = {s.id: s for s in book.sections}
+    return {"id": path.id, "title": path.title, "duration": path.duration, "audience": path.audience,
+            "original": path.original,
+            "weeks": [{"label": w.label, "title": w.title, "focus": md(w.focus) if w.focus else None,
+                       "sections": [{"id": s, "title": sections[s].title, "number": sections[s].number}
+                                    for s in w.sections if s in sections],
+                       "topics": [ref(t) for t in w.topics],
+                       "tracks": [{"label": tr.label, "topics": [ref(t) for t in tr.topics]} for tr in w.tracks],
+                       "roles": [book.role(r).title for r in w.roles if book.role(r)],
+                       "practice": [PRACTICE[p.value] for p in w.practice]} for w in path.weeks]}
+
+
+def checklist_view(book: Book, ref, md) -> list[dict]:
+    import re
+
+    groups = []
+    for g in book.checklist:
+        key = re.sub(r"[^a-z0-9]+", "-", g.group.lower()).strip("-")
+        entries = []
+        for n, item in enumerate(g.items, 1):
+            if isinstance(item, str):
+                entries.append({"key": f"{key}-{n}", "text": md(item), "topics": []})
+            else:
+                entries.append({"key": item.id, "text": md(item.text), "topics": [ref(t) for t in item.topics]})
+        groups.append({"group": g.group, "key": key, "original": g.original, "entries": entries})
+    return groups

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import textwrap
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from markupsafe import Markup
 
 from mlprep.builders import BuildError, Options, selected_topics
-from mlprep.builders.common import KIND_LABEL, content_time, jinja
+from mlprep.builders.common import KIND_LABEL, checklist_view, content_time, jinja, path_view, role_view
 from mlprep.markdown import render
 from mlprep.media import resolver as media_resolver
 from mlprep.output import scratch, staged
@@ -50,9 +52,11 @@ def build(book: Book, out: Path, options: Options) -> str:
         return {"title": book.title_of(tid), "href": f"#{tid}" if tid in included else None}
 
     chapters = []
+    path = book.path(options.path) if options.path else None
+    overviews = {s for w in path.weeks for s in w.sections} if path else set()  # the path reads these overviews
     for s in book.sections:
         chosen = [t for t in s.topics if t.id in included]
-        if not chosen and options.focus:
+        if not chosen and options.focus and s.id not in overviews:
             continue  # a focused book holds only its chapters; the full book shows every section's plan
         n = len(chapters) + 1
         chapters.append({
@@ -66,12 +70,11 @@ def build(book: Book, out: Path, options: Options) -> str:
     tpl = env.get_template("book.html").module
     parts = [str(tpl.front(
         book, md(book.overview, shift=1), md(book.how_to_use, shift=1),
-        [{"id": p.id, "title": p.title, "duration": p.duration, "audience": p.audience,
-          "weeks": [{"label": w.label, "title": w.title, "focus": md(w.focus, inline=True) if w.focus else "",
-                     "topics": [ref(t) for t in w.topics]} for w in p.weeks]} for p in paths],
-        [{"id": r.id, "title": r.title, "description": r.description, "critical": [ref(t) for t in r.critical_topics]}
+        [with_section_links(path_view(book, p, ref, lambda x: md(x, inline=True)), {c["id"] for c in chapters})
+         for p in paths],
+        [role_view(book, r, ref, lambda x: md(x, inline=True))
          for r in book.roles if not options.role or r.id == options.role],
-        [{"group": g.group, "entries": [md(i, inline=True) for i in g.items]} for g in book.checklist]))]
+        checklist_view(book, ref, lambda x: md(x, inline=True))))]
     for ch in chapters:
         parts.append(str(tpl.chapter(ch)))
         parts += [str(tpl.topic(t)) for t in ch["topics"]]
@@ -99,11 +102,50 @@ def build(book: Book, out: Path, options: Options) -> str:
         proc = subprocess.run(cmd, cwd=w, capture_output=True, text=True, env=env_vars, timeout=3600)
         if proc.returncode != 0:
             raise BuildError(f"pandoc failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+        rewrite_xhtml(tmp / filename, fix_mathml)
         size = (tmp / filename).stat().st_size
     return f"{len(topics)} topics, {size / 1024:.0f} KiB ({filename})"
 
 
 CHUNK_MAX = 2_000_000  # bytes of HTML per pandoc reader process: bounds its memory on big books
+
+
+_OPERATOR_MI = re.compile(r"<mi((?:\s+[a-z]+=\"[^\"]*\")*\s+(?:stretchy|minsize|maxsize)=[^>]*)>(.*?)</mi>")
+_MATH_TEX = re.compile(r'<math([^>]*)>(.*?<annotation encoding="application/x-tex">(.*?)</annotation>.*?)</math>', re.S)
+
+
+def fix_mathml(xhtml: str) -> str:
+    """pandoc's MathML, made valid EPUB and accessible: a sized delimiter such as \\big/ comes out as an <mi>
+    with operator attributes (epubcheck rejects them), so it becomes the <mo> it is; and every <math>
+    carries its TeX as alttext, for screen readers and readers without MathML."""
+    xhtml = _OPERATOR_MI.sub(r"<mo\1>\2</mo>", xhtml)
+
+    def alt(m: re.Match) -> str:
+        attrs, inner, tex = m.group(1), m.group(2), m.group(3)
+        if "alttext=" in attrs:
+            return m.group(0)
+        return f'<math{attrs} alttext="{tex.replace(chr(34), "&quot;").strip()}">{inner}</math>'
+    return _MATH_TEX.sub(alt, xhtml)
+
+
+def rewrite_xhtml(epub: Path, fix) -> None:
+    """Apply `fix` to every XHTML file of the EPUB in place, keeping entry order, dates and compression
+    (mimetype first and stored, as the OCF container requires)."""
+    with zipfile.ZipFile(epub) as z:
+        entries = [(info, z.read(info)) for info in z.infolist()]
+    with zipfile.ZipFile(epub, "w") as z:
+        for info, data in entries:
+            if info.filename.endswith(".xhtml"):
+                data = fix(data.decode("utf-8")).encode("utf-8")
+            z.writestr(info, data, compress_type=info.compress_type)
+
+
+def with_section_links(view: dict, chapters: set[str]) -> dict:
+    """Link a step's section overviews to their chapters, where the (possibly focused) book has them."""
+    for w in view["weeks"]:
+        for s in w["sections"]:
+            s["href"] = f"#section-{s['id']}" if s["id"] in chapters else None
+    return view
 
 
 def metadata(book: Book, subtitle: str, description: str) -> dict:

@@ -171,7 +171,7 @@ def jobs_for(book: Book, options: Options) -> list[tuple[str, str, str, str]]:
 
 
 def role_topics(book: Book, role) -> list[Topic]:
-    return [t for t in book.topics() if (role.id in t.roles or t.id in role.critical_topics) and t.questions]
+    return [t for t in book.topics() if (role.id in t.roles or t.id in role.critical_ids()) and t.questions]
 
 
 def render_job(job: tuple[str, str, str, str]) -> tuple[str, bytes | None, int, str | None]:

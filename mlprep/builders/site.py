@@ -9,7 +9,7 @@ from pathlib import Path
 from markupsafe import Markup
 
 from mlprep.builders import Options
-from mlprep.builders.common import KIND_LABEL, jinja, ref
+from mlprep.builders.common import KIND_LABEL, checklist_view, jinja, path_view, ref, role_view
 from mlprep.cache import Keys, digest, tool_digest, tree_digest
 from mlprep.markdown import plain_text, pygments_css, render
 from mlprep.media import book_media, media_name
@@ -61,14 +61,10 @@ def build(book: Book, out: Path, options: Options) -> str:
                  "questions": sum(len(t.questions) for t in topics)},
          sections=[{"id": s.id, "number": s.number, "title": s.title, "written": len(s.topics),
                     "planned": len(s.planned)} for s in book.sections],
-         paths=[{"id": p.id, "title": p.title, "duration": p.duration, "audience": p.audience,
-                 "weeks": [{"label": w.label, "title": w.title,
-                            "focus": md(book, w.focus, "", inline=True) if w.focus else None,
-                            "topics": [ref(book, t) for t in w.topics]} for w in p.weeks]}
+         paths=[path_view(book, p, lambda t: ref(book, t), lambda x: md(book, x, "", inline=True))
                 for p in book.study_paths],
-         roles=[{"id": r.id, "title": r.title, "critical": [ref(book, t) for t in r.critical_topics]} for r in book.roles],
-         checklist=[{"group": g.group, "key": re.sub(r"[^a-z0-9]+", "-", g.group.lower()).strip("-"),
-                     "entries": [md(book, i, "", inline=True) for i in g.items]} for g in book.checklist])
+         roles=[role_view(book, r, lambda t: ref(book, t), lambda x: md(book, x, "", inline=True)) for r in book.roles],
+         checklist=checklist_view(book, lambda t: ref(book, t), lambda x: md(book, x, "", inline=True)))
     # sections
     for s in book.sections:
         page(f"sections/{s.id}.html", "section.html", page_title=s.title, section=s,
@@ -98,13 +94,13 @@ def build(book: Book, out: Path, options: Options) -> str:
             by_tag[tag].append(t)
     for tag, items in by_tag.items():
         page(f"tags/{tag}.html", "listing.html", page_title=f"Tag: {tag}", kind="Tags", heading=f"Tag: {tag}",
-             intro=None, critical=None, list_heading="Topics", items=[ref(book, t.id) for t in items])
+             intro=None, role=None, list_heading="Topics", items=[ref(book, t.id) for t in items])
     page("tags/index.html", "index_of.html", page_title="Tags", heading="Tags", css="tag-cloud",
          entries=[{"href": f"{tag}.html", "label": tag, "count": len(by_tag[tag]), "note": None} for tag in sorted(by_tag)])
     for r in book.roles:
         items = [ref(book, t.id) for t in topics if r.id in t.roles]
         page(f"roles/{r.id}.html", "listing.html", page_title=r.title, kind="Roles", heading=r.title,
-             intro=r.description, critical=[ref(book, t) for t in r.critical_topics],
+             intro=r.description, role=role_view(book, r, lambda t: ref(book, t), lambda x: md(book, x, "../", inline=True)),
              list_heading="Every topic for this role", items=items)
     page("roles/index.html", "index_of.html", page_title="Roles", heading="Roles", css="role-list",
          entries=[{"href": f"{r.id}.html", "label": r.title, "note": r.description,
