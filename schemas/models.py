@@ -228,6 +228,7 @@ class BookMeta(Strict):
     description: NonEmpty
     subjects: list[NonEmpty] = Field(default_factory=list)
     site_url: Optional[Annotated[str, StringConstraints(pattern=SAFE_URL)]] = None
+    rights: Optional[str] = Field(default=None, description="Copyright and licence of the content (EPUB dc:rights).")
     overview: NonEmpty
     how_to_use: NonEmpty
     roles: list[Role] = Field(min_length=1)
@@ -274,6 +275,12 @@ class Book(BookMeta):
                 for p in t.prerequisites:
                     self._backlinks.setdefault(p, []).append(t)
         return self._backlinks.get(topic_id, [])
+
+    def number_of(self, topic_id: str) -> str:
+        """The topic's number as every format prints it: section number, then place in the reading order
+        ("3.2"); planned topics have theirs too, so numbers don't shift as topics get written."""
+        s = self.section_of(topic_id)
+        return f"{s.number}.{s.order.index(topic_id) + 1}" if s else ""
 
     def title_of(self, topic_id: str) -> str:
         """A written topic's title, or a readable name for a planned one."""
