@@ -182,22 +182,70 @@ def _PRINT_MML(mml: str) -> str:
     return mml.replace('columnspacing="0em 2em"', 'columnspacing="0em 0.3em"')
 
 
+PRINT_MIN_PX = 8.0  # 6 pt: no glyph of a printed formula (scripts included) is drawn smaller
+
+
 @lru_cache(maxsize=None)
-def math_svg(latex: str, display: bool, size: float = 10) -> str:
+def math_svg(latex: str, display: bool, size: float = 10, max_width: float = 0) -> str:
     """SVG for print (WeasyPrint draws MathML as flat text). Inline formulas use text style and are
-    shifted by ziamath's baseline offset so they sit on the line like the words around them."""
+    shifted by ziamath's baseline offset so they sit on the line like the words around them.
+
+    No glyph is drawn below 6 pt (scripts and nested fractions are held at that floor), and a formula
+    wider than `max_width` px is set at a smaller size that fits; if even 6 pt will not fit, ValueError."""
+    ziamath = _ziamath()
+    source = mathml(latex, display, for_print=True)  # sanitised, well-formed MathML
+    m, width = _zia(ziamath, source, size)
+    if max_width and width > max_width:
+        fitted = size * max_width / width * 0.98
+        if fitted < PRINT_MIN_PX:
+            raise ValueError(f"formula ${latex}$ is {width:.0f}px wide; a column holds {max_width:.0f}px, and "
+                             f"even at 6 pt it would not fit: break it into lines or shorten it")
+        m, width = _zia(ziamath, source, fitted)
+    if display:
+        return f'<span class="math display">{m.svg()}</span>'
+    return f'<span class="math inline" style="vertical-align:{m.getyofst():.2f}px">{m.svg()}</span>'
+
+
+def math_png(latex: str, display: bool, size: float = 32, max_width: float = 1200) -> tuple[bytes, int, int, float]:
+    """A formula as a PNG for readers without MathML (Kindle): drawn by ziamath, rasterised by resvg,
+    black on transparent. Returns (png, width, height, baseline offset), all in px at `size`; a formula
+    wider than `max_width` is drawn smaller so it fits."""
+    import resvg_py
+
+    ziamath = _ziamath()
+    source = mathml(latex, display, for_print=True)
+    m, width = _zia(ziamath, source, size)
+    if width > max_width:
+        m, width = _zia(ziamath, source, size * max_width / width * 0.98)
+    png = bytes(resvg_py.svg_to_bytes(svg_string=m.svg(), skip_system_fonts=True))
+    w = int.from_bytes(png[16:20], "big")  # IHDR: width, height
+    h = int.from_bytes(png[20:24], "big")
+    return png, w, h, m.getyofst()
+
+
+@lru_cache(maxsize=None)
+def _ziamath():
+    """ziamath, configured once for this process: SVG 1.1 output (glyph ids unique per formula, so
+    formulas on a page don't clash), and a faster style copy. ziamath's parse_style copies the parent
+    style with dataclasses.asdict, a recursive deep copy, for every node, yet reads only its top-level
+    fields; a shallow copy gives byte-identical SVG (tests/test_render.py checks) in half the time."""
     import warnings
 
     with warnings.catch_warnings():  # ziamath's font lookup uses a deprecated importlib API
         warnings.simplefilter("ignore", DeprecationWarning)
         import ziamath
+        import ziamath.styles
 
-    ziamath.config.svg2 = False  # SVG 1.1 output: glyph ids unique per formula, so formulas on a page don't clash
-    m = ziamath.Math(mathml(latex, display, for_print=True), size=size)  # sanitised, well-formed MathML
-    svg = m.svg()
-    if display:
-        return f'<span class="math display">{svg}</span>'
-    return f'<span class="math inline" style="vertical-align:{m.getyofst():.2f}px">{svg}</span>'
+    ziamath.config.svg2 = False
+    ziamath.styles.asdict = lambda style: dict(style.__dict__)
+    return ziamath
+
+
+def _zia(ziamath, source: str, size: float):
+    # ziamath's floor is a fraction of its configured base size (config.math.fontsize), not of `size`
+    ziamath.config.minsizefraction = PRINT_MIN_PX / ziamath.config.math.fontsize
+    m = ziamath.Math(source, size=size)
+    return m, m.getsize()[0]
 
 
 # --- code ------------------------------------------------------------------------------------
@@ -229,6 +277,10 @@ def _render_fence(self, tokens, idx, options, env):
         cls = f' class="sourceCode {html.escape(lang)}"' if lang else ""
         return f"<pre{cls}><code>{html.escape(tok.content)}</code></pre>\n"
     label = f'<div class="code-label">{html.escape(lang)}{note}</div>' if lang else ""
+    fit = env.get("code_fit")
+    if fit:  # print: the code set to fit its column (see the PDF builder)
+        code, size = fit(tok.content)
+        return f'<div class="code" style="font-size:{size:.2f}pt">{label}{highlight_code(code, lang)}</div>\n'
     return f'<div class="code">{label}{highlight_code(tok.content, lang)}</div>\n'
 
 
@@ -242,7 +294,7 @@ def _math(env, latex: str, display: bool) -> str:
         tex = latex.replace("</", "<\\/")  # cannot close the script element early
         return f'<script type="math/tex{mode}">{tex}</script>'
     if target == "pdf":
-        return math_svg(latex, display, env.get("math_size", 10))
+        return math_svg(latex, display, env.get("math_size", 10), env.get("math_width", 0))
     return mathml(latex, display)
 
 
@@ -278,10 +330,13 @@ def _render_link_open(self, tokens, idx, options, env):
     if href.startswith(TOPIC_SCHEME):
         target, _, anchor = href[len(TOPIC_SCHEME):].partition("#")
         resolved = env["resolve"](target, anchor or None)
+        cite = env.get("cite")
+        where = cite(target) if cite else None  # print: "§ 3.2", so a reader can find it in the book
+        after = f' <span class="sec">{html.escape(where)}</span>' if where else ""
         if resolved is None:
-            stack.append("</span>")
+            stack.append("</span>" + after)
             return '<span class="planned" title="Planned topic, not written yet">'
-        stack.append("</a>")
+        stack.append("</a>" + after)
         return f'<a href="{html.escape(resolved)}" class="xref">'
     stack.append("</a>")
     title = tok.attrGet("title")
@@ -335,19 +390,27 @@ for _name, _fn in {
 
 def render(text: str, target: str, resolve: Resolver, *, id_prefix: str = "", heading_shift: int = 0,
            reserved_ids: tuple[str, ...] = (), inline: bool = False, math_size: float = 10,
-           media: Optional[Callable[[str], Optional[str]]] = None) -> str:
+           media: Optional[Callable[[str], Optional[str]]] = None, math_width: float = 0,
+           code_fit: Optional[Callable[[str], tuple[str, float]]] = None, cite=None) -> str:
     """Render Markdown to HTML for one target. `inline=True` drops a single wrapping <p>; `math_size` is
     the pixel size of SVG math (pdf), to match the surrounding type."""
     assert target in TARGETS, target
     doc = parse(text, reserved_ids)
     env = {"target": target, "resolve": resolve, "id_prefix": id_prefix, "heading_shift": heading_shift,
-           "math_size": math_size, "media": media}
+           "math_size": math_size, "media": media, "math_width": math_width, "code_fit": code_fit, "cite": cite}
     out = _MD.renderer.render(doc.tokens, _MD.options, env)
     if inline:
         stripped = out.strip()
         if stripped.startswith("<p>") and stripped.endswith("</p>") and stripped.count("<p>") == 1:
             return stripped[3:-4]
     return out
+
+
+def render_inline(text: str, target: str, resolve: Resolver, *, math_size: float = 10, cite=None) -> str:
+    """Inline Markdown only (a title or heading): "1. Setup" stays text, never a list."""
+    env = {"target": target, "resolve": resolve, "id_prefix": "", "heading_shift": 0, "math_size": math_size,
+           "media": None, "math_width": 0, "code_fit": None, "cite": cite}
+    return _MD.renderer.render(_MD.parseInline(text, env), _MD.options, env)
 
 
 def plain_text(text: str) -> str:

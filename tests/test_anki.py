@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CONTENT, run
+from conftest import real_book, run
 
 anki_collection = pytest.importorskip("anki.collection")
 Collection = anki_collection.Collection
@@ -44,14 +44,12 @@ def col(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def real_deck(tmp_path_factory):
-    return build_deck(CONTENT, tmp_path_factory.mktemp("anki")) / "ml-interview-prep.apkg"
+def real_deck(real_build):
+    return real_build / "anki" / "ml-interview-prep.apkg"
 
 
 def test_real_deck_imports_with_every_question(col, real_deck):
-    from mlprep.loader import load_book
-
-    book, _ = load_book(CONTENT)
+    book = real_book()
     import_into(col, real_deck)
     notes = notes_by_source(col)
     expected = {f"{t.id}#{q.id}" for t in book.topics() for q in t.questions}
@@ -70,7 +68,7 @@ def test_real_deck_imports_with_every_question(col, real_deck):
     assert with_math and all("$" not in n["fields"]["Answer"].replace("\\$", "") or "\\(" in n["fields"]["Answer"] for n in with_math)
     for n in notes.values():
         a = n["fields"]["Answer"]
-        prose = re.sub(r"<code>.*?</code>", "", a, flags=re.S)  # Markdown syntax inside code spans is code
+        prose = re.sub(r"<pre.*?</pre>|<code>.*?</code>", "", a, flags=re.S)  # Markdown syntax inside code is code
         assert "```" not in prose and "**" not in prose and a.startswith("<")
     assert with_code or any("<code>" in n["fields"]["Answer"] for n in notes.values())
     model = col.models.by_name("mlprep interview question")

@@ -11,8 +11,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from conftest import CONTENT, run
-from mlprep.loader import load_book
+from conftest import real_book, run
 
 
 def epubcheck(path: Path) -> str:
@@ -51,20 +50,103 @@ def unpack(epub: Path) -> dict[str, Doc]:
 
 
 @pytest.fixture(scope="module")
-def real_epub(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("epub")
-    run("--content", str(CONTENT), "--out", str(out), "-q", "build", "epub", check=True)
-    return out / "epub" / "ml-interview-prep.epub"
+def real_epubs(real_build) -> Path:
+    return real_build / "epub"
 
 
-def test_epubcheck_reports_no_error_and_no_warning(real_epub):
-    report = epubcheck(real_epub)
+@pytest.fixture(scope="module")
+def real_epub(real_epubs) -> Path:
+    return real_epubs / "ml-interview-prep.epub"
+
+
+@pytest.fixture(scope="module")
+def kindle_epub(real_epubs) -> Path:
+    return real_epubs / "ml-interview-prep-kindle.epub"
+
+
+@pytest.mark.parametrize("edition", ["ml-interview-prep.epub", "ml-interview-prep-kindle.epub"])
+def test_both_editions_pass_epubcheck_with_no_error_and_no_warning(real_epubs, edition):
+    report = epubcheck(real_epubs / edition)
     assert "Messages: 0 fatals / 0 errors / 0 warnings" in report, report
     assert "EPUB version 3.3 rules" in report
 
 
+def xhtml_files(epub: Path) -> dict[str, str]:
+    with zipfile.ZipFile(epub) as z:
+        return {n: z.read(n).decode("utf-8") for n in z.namelist() if n.endswith(".xhtml")}
+
+
+def test_kindle_edition_has_no_mathml_and_every_formula_is_an_image_with_alt_text(kindle_epub):
+    from PIL import Image
+
+    files = xhtml_files(kindle_epub)
+    assert not any("<math" in text for text in files.values())
+    images = [m for text in files.values() for m in re.finditer(r'<img[^>]*class="math[^"]*"[^>]*>', text)]
+    assert len(images) > 100
+    with zipfile.ZipFile(kindle_epub) as z:
+        for m in images:
+            tag = m.group()
+            alt = re.search(r'alt="([^"]+)"', tag)
+            assert alt and alt.group(1).strip(), tag
+            src = re.search(r'src="([^"]+)"', tag).group(1)
+            with z.open("EPUB/" + src.lstrip("./").replace("../", "")) as f:
+                width = Image.open(f).size[0]
+            assert width / 2 <= 600, (src, width)  # drawn at twice the reading size: fits a 600 px screen
+
+
+def test_mathml_edition_gives_every_formula_alttext(real_epub):
+    maths = [m for text in xhtml_files(real_epub).values() for m in re.findall(r"<math[^>]*>", text)]
+    assert maths and all("alttext=" in m for m in maths)
+
+
+def test_chapters_are_split_per_topic_small_and_titled(real_epub):
+    book = real_book()
+    files = xhtml_files(real_epub)
+    for name, text in files.items():
+        assert len(text.encode("utf-8")) <= 300_000, name
+        if not name.startswith("EPUB/text/"):
+            continue  # the contents page and the cover are titled by pandoc, as the book
+        title = re.search(r"<title>(.*?)</title>", text, re.S).group(1)
+        assert not re.fullmatch(r"ch\d+|ML Interview Prep", title.strip()), (name, title)
+    titles = {re.search(r"<title>(.*?)</title>", t, re.S).group(1) for t in files.values()}
+    for t in book.topics():
+        assert f"{book.number_of(t.id)} {t.title}" in titles, t.id  # one file per topic, titled by it
+
+
+def test_one_numbering_scheme_and_levels_as_words(real_epub):
+    book = real_book()
+    text = " ".join(xhtml_files(real_epub).values())
+    for s in book.sections:
+        assert re.search(rf'id="section-{s.id}"[^>]*>\s*<h1[^>]*>{s.number}\s+{re.escape(s.title)}<', text), s.id
+    t = book.topics()[0]
+    assert f"Answer {book.number_of(t.id)}.1<" in text
+    assert "[junior]" not in text and "[senior]" not in text and "Junior." in text
+
+
+def test_code_is_at_least_0_85_of_body_size_with_one_border(real_epub, browser, tmp_path):
+    with zipfile.ZipFile(real_epub) as z:
+        z.extractall(tmp_path)
+    page = next(p for p in sorted((tmp_path / "EPUB" / "text").glob("*.xhtml")) if "<pre" in p.read_text(encoding="utf-8"))
+    view = browser.new_page(viewport={"width": 600, "height": 800})
+    view.goto(page.as_uri())
+    ratio = view.evaluate("parseFloat(getComputedStyle(document.querySelector('pre code')).fontSize)"
+                          " / parseFloat(getComputedStyle(document.body).fontSize)")
+    borders = view.evaluate("""() => { const pre = document.querySelector('pre');
+        let n = 0; for (let e = pre; e && e !== document.body; e = e.parentElement)
+          if (parseFloat(getComputedStyle(e).borderTopWidth) > 0) n++; return n; }""")
+    view.close()
+    assert ratio >= 0.85 and borders == 1, (ratio, borders)
+
+
+def test_rights_come_from_book_yaml(real_epub):
+    book = real_book()
+    with zipfile.ZipFile(real_epub) as z:
+        opf = z.read("EPUB/content.opf").decode("utf-8")
+    assert f"<dc:rights>{book.rights}</dc:rights>" in opf.replace("&#169;", "©")
+
+
 def test_nav_lists_every_section_and_written_topic(real_epub):
-    book, _ = load_book(CONTENT)
+    book = real_book()
     nav = unpack(real_epub)["EPUB/nav.xhtml"]
     text = " ".join(nav.text)
     for s in book.sections:
@@ -92,7 +174,7 @@ def test_every_internal_link_resolves_and_questions_link_both_ways(real_epub):
             elif parts.fragment and target in docs and parts.fragment not in docs[target].ids:
                 broken.append(f"{name} -> {href} (no such id)")
     assert broken == []
-    book, _ = load_book(CONTENT)
+    book = real_book()
     all_hrefs = {urlsplit(h).fragment: n for n, d in docs.items() for h in d.hrefs}
     all_ids = {i for d in docs.values() for i in d.ids}
     for t in book.topics():

@@ -93,3 +93,21 @@ def test_parse_reports_links_code_and_words():
 
 def test_inline_render_drops_paragraph():
     assert render("Just *this*", "site", resolve, inline=True) == "Just <em>this</em>"
+
+
+def test_faster_ziamath_style_copy_draws_the_same_svg():
+    """mlprep replaces ziamath's deep copy of the parent style with a shallow one; the SVG must not change."""
+    import dataclasses
+
+    from mlprep.markdown import _zia, _ziamath, mathml
+
+    ziamath = _ziamath()
+    formulas = [r"\frac{QK^\top}{\sqrt{d_k}}", r"\mathbf{x}_i^{(t)}", r"\sum_{i=1}^n \hat{y}_i",
+                r"\mathcal{L} = -\sum_k y_k \log p_k", r"\begin{pmatrix}a & b\\ c & d\end{pmatrix}"]
+    fast = [_zia(ziamath, mathml(f, d, True), 13)[0].svg() for f in formulas for d in (False, True)]
+    ziamath.styles.asdict = dataclasses.asdict
+    try:
+        slow = [_zia(ziamath, mathml(f, d, True), 13)[0].svg() for f in formulas for d in (False, True)]
+    finally:
+        ziamath.styles.asdict = lambda style: dict(style.__dict__)
+    assert fast == slow

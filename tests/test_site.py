@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from conftest import run
+from conftest import real_book, run
 
 XSS = "<script>alert('x')</script>"
 
@@ -61,10 +61,7 @@ def test_real_site_has_no_broken_internal_link_or_anchor(real_site):
 
 
 def test_search_index_holds_every_written_topic(real_site):
-    from mlprep.loader import load_book
-    from conftest import CONTENT
-
-    book, _ = load_book(CONTENT)
+    book = real_book()
     text = (real_site / "assets" / "search-index.js").read_text(encoding="utf-8")
     index = json.loads(text[text.index("=") + 1:].rstrip().rstrip(";"))
     assert {d["id"] for d in index} == {t.id for t in book.topics()}
@@ -74,10 +71,7 @@ def test_search_index_holds_every_written_topic(real_site):
 
 
 def test_planned_topics_are_shown_but_not_linked(real_site):
-    from mlprep.loader import load_book
-    from conftest import CONTENT
-
-    book, _ = load_book(CONTENT)
+    book = real_book()
     section = next((s for s in book.sections if s.planned), None)
     if section is None:
         pytest.skip("every topic of the book is written")
