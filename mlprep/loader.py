@@ -580,6 +580,9 @@ def check_cloze(t: Topic, col: Collector) -> None:
             col.add(t.source, line, where, "needs at least one {{c1::…}} deletion")
         elif "{{" in rest or "}}" in rest:
             col.add(t.source, line, where, "unbalanced or nested cloze marks: each {{cN:: needs its own closing }}")
+        elif any(d[1].count("{") != d[1].count("}") for d in deletions):
+            col.add(t.source, line, where, "braces inside a deletion do not balance: a TeX `}}` closes the deletion "
+                                           "early, so write `} }`")
         elif any(not d[1].strip() for d in deletions):
             col.add(t.source, line, where, "an empty deletion {{cN::}} hides nothing")
         elif min(int(d[0]) for d in deletions) != 1:

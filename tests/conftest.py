@@ -1,6 +1,7 @@
 """Shared fixtures: small fixture books under tests/roots/, copied to a temp dir per test."""
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -15,6 +16,14 @@ CONTENT = REPO / "content"
 MLPREP = [sys.executable, "-m", "mlprep.cli"]
 
 
+@functools.cache
+def real_book():
+    """The real content's Book, loaded once per session (read-only in every test)."""
+    from mlprep.loader import load_book
+
+    return load_book(CONTENT)[0]
+
+
 @pytest.fixture
 def good(tmp_path: Path) -> Path:
     """A writable copy of the good fixture book."""
@@ -26,18 +35,24 @@ def good(tmp_path: Path) -> Path:
 def run(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.CompletedProcess:
     """Run the real CLI in a fresh interpreter (so exit codes and stderr are exactly what a user sees)."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([*MLPREP, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([*MLPREP, *args], cwd=cwd or REPO, env=env, capture_output=True, text=True, timeout=1800)
     if check and proc.returncode != 0:
         raise AssertionError(f"mlprep {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
     return proc
 
 
 @pytest.fixture(scope="session")
-def real_site(tmp_path_factory) -> Path:
-    """The real content's site, built once per session into a temp dir."""
+def real_build(tmp_path_factory) -> Path:
+    """Every output of the real content, built once per session by one `mlprep build` (as `make` does) and
+    shared read-only by the site, EPUB, PDF and Anki tests."""
     out = tmp_path_factory.mktemp("real")
-    run("--content", str(CONTENT), "--out", str(out), "build", "site", check=True)
-    return out / "site"
+    run("--content", str(CONTENT), "--out", str(out), "-q", "build", check=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def real_site(real_build) -> Path:
+    return real_build / "site"
 
 
 @pytest.fixture(scope="session")
