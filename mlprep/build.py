@@ -24,25 +24,40 @@ def format_key(name: str, content_digest: str, options: Options) -> str:
                   options.role, options.path, options.paper if name == "pdf" else None)
 
 
+def downloads_digest(out: Path) -> str:
+    """What the site's downloads page shows: the other formats' files, by name, size and time."""
+    files = sorted(p for fmt in ("epub", "pdf", "anki") for p in (out / fmt).glob("*.*")
+                   if p.suffix in (".epub", ".pdf", ".apkg"))
+    return digest([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files])
+
+
 def slot(name: str, options: Options) -> str:
     return f"{name}:{options.focus}" if options.focus else name
 
 
 def run_build(c, names: list[str], options: Options) -> list[tuple[str, str]]:
-    """Build `names`; return (format, message) for each that failed."""
+    """Build `names`; return (format, message) for each that failed. The site goes last, once the other
+    formats are written, because it offers their files for download (its key includes them)."""
     keys = Keys(c.out, "formats")
     if options.force:
         keys.forget()
     content_digest = tree_digest(c.content)
-    stale = []
-    for name in names:
-        key = format_key(name, content_digest, options)
-        if keys.fresh(slot(name, options), key) and (c.out / name).exists():
-            c.log(f"{name}: up to date")
-        else:
-            stale.append(name)
-    if not stale:
-        return []
+    failures: list[tuple[str, str]] = []
+    for phase in ([n for n in names if n != "site"], [n for n in names if n == "site"]):
+        extra = downloads_digest(c.out) if phase == ["site"] else ""
+        stale = []
+        for name in phase:
+            key = digest(format_key(name, content_digest, options), extra)
+            if keys.fresh(slot(name, options), key) and (c.out / name).exists():
+                c.log(f"{name}: up to date")
+            else:
+                stale.append(name)
+        if stale:
+            failures += _build_stale(c, stale, options, keys)
+    return failures
+
+
+def _build_stale(c, stale: list[str], options: Options, keys: Keys) -> list[tuple[str, str]]:
     book = c.load()
     if options.role and not book.role(options.role):
         raise click.BadParameter(f"unknown role {options.role!r}; known: {', '.join(r.id for r in book.roles)}",

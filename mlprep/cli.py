@@ -19,13 +19,16 @@ from mlprep.loader import load_book
 class Ctx:
     def __init__(self, content: Path, out: Path, quiet: bool):
         self.content, self.out, self.quiet = content, out, quiet
+        self._book = None
 
     def log(self, msg: str) -> None:
         if not self.quiet:
             click.echo(msg, err=True)
 
     def load(self):
-        """Load the book or print every problem and exit 1 (no traceback)."""
+        """Load the book (once per command) or print every problem and exit 1 (no traceback)."""
+        if self._book is not None:
+            return self._book
         t0 = time.perf_counter()
         try:
             book, warnings = load_book(self.content, base=Path.cwd())
@@ -38,6 +41,7 @@ class Ctx:
         for w in warnings:
             click.echo(str(w), err=True)
         self.log(f"loaded {len(book.topics())} topics from {self.content} in {time.perf_counter() - t0:.2f}s")
+        self._book = book
         return book
 
 

@@ -530,6 +530,8 @@ def check_topic(t: Topic, book: Book, col: Collector, known: dict, written: dict
         texts.append((f"questions[{i}].short", q.short, L.get(f"questions.{i}.short:value", 1), parse(q.short)))
     for i, p in enumerate(t.pitfalls):
         texts.append((f"pitfalls[{i}]", p, L.get(f"pitfalls.{i}:value", 1), parse(p)))
+    for i, c in enumerate(t.cloze):
+        texts.append((f"cloze[{i}].text", c.text, L.get(f"cloze.{i}.text:value", 1), parse(c.text)))
     texts.append(("summary", t.summary, L.get("summary:value", 1), parse(t.summary)))
 
     for field, _, first, doc in texts:
@@ -550,12 +552,41 @@ def check_topic(t: Topic, book: Book, col: Collector, known: dict, written: dict
     for i, rid in enumerate(t.roles):
         if rid not in roles:
             col.add(t.source, L.get(f"roles.{i}", 1), f"roles[{i}]", f"unknown role {rid!r}; book.yaml declares: {', '.join(sorted(roles))}")
+    check_cloze(t, col)
     seen: set[str] = set()
     for i, q in enumerate(t.questions):
         if q.id in seen:
             col.add(t.source, L.get(f"questions.{i}.id", 1), f"questions[{i}].id", f"duplicate question id {q.id!r}")
         seen.add(q.id)
     check_minimums(t, body, book, col)
+
+
+_CLOZE = re.compile(r"\{\{c(\d+)::(.*?)(?:::(.*?))?\}\}", re.S)
+
+
+def check_cloze(t: Topic, col: Collector) -> None:
+    """Anki cloze syntax, checked before Anki sees it: at least one {{cN::…}} deletion, every {{ closed,
+    no deletion inside another, numbers from 1, unique ids."""
+    seen: set[str] = set()
+    for i, c in enumerate(t.cloze):
+        line = t.lines.get(f"cloze.{i}.text:value", t.lines.get(f"cloze.{i}", 1))
+        where = f"cloze[{i}].text"
+        if c.id in seen:
+            col.add(t.source, t.lines.get(f"cloze.{i}.id", line), f"cloze[{i}].id", f"duplicate cloze id {c.id!r}")
+        seen.add(c.id)
+        deletions = _CLOZE.findall(c.text)
+        rest = _CLOZE.sub("", c.text)
+        if not deletions:
+            col.add(t.source, line, where, "needs at least one {{c1::…}} deletion")
+        elif "{{" in rest or "}}" in rest:
+            col.add(t.source, line, where, "unbalanced or nested cloze marks: each {{cN:: needs its own closing }}")
+        elif any(d[1].count("{") != d[1].count("}") for d in deletions):
+            col.add(t.source, line, where, "braces inside a deletion do not balance: a TeX `}}` closes the deletion "
+                                           "early, so write `} }`")
+        elif any(not d[1].strip() for d in deletions):
+            col.add(t.source, line, where, "an empty deletion {{cN::}} hides nothing")
+        elif min(int(d[0]) for d in deletions) != 1:
+            col.add(t.source, line, where, "cloze numbers start at c1")
 
 
 def check_minimums(t: Topic, body, book: Book, col: Collector) -> None:
@@ -601,6 +632,9 @@ def shortfalls(t: Topic, body, m) -> list[tuple[str, str]]:
             out.append((f"questions[{i}].short", f"short answer has {s} words; the guide asks for at most {m.short_words_max}"))
     if t.kind is not Kind.cheat_sheet and len(t.pitfalls) < m.pitfalls:
         out.append(("pitfalls", f"{len(t.pitfalls)} pitfalls; at least {m.pitfalls} needed"))
+    if t.kind is Kind.cheat_sheet and len(t.cloze) < m.cheat_sheet_cloze:
+        out.append(("cloze", f"{len(t.cloze)} cloze cards; at least {m.cheat_sheet_cloze} needed (formulas, numbers, "
+                             "defaults to memorise)"))
     if len(t.further_reading) < m.references:
         out.append(("further_reading", f"{len(t.further_reading)} references; at least {m.references} needed"))
     if len(body.links) < m.links:

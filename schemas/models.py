@@ -61,6 +61,11 @@ class Question(Strict):
     level: Level
 
 
+class ClozeItem(Strict):
+    id: KebabId = Field(description="Stable for life: it keys the Anki note.")
+    text: NonEmpty = Field(description="One sentence with {{c1::…}} deletions (Anki cloze syntax); Markdown and $math$ allowed.")
+
+
 class Reference(Strict):
     title: NonEmpty
     url: Annotated[str, StringConstraints(pattern=SAFE_URL)]
@@ -83,9 +88,13 @@ class TopicMeta(Strict):
     questions: list[Question] = Field(default_factory=list)
     pitfalls: list[NonEmpty] = Field(default_factory=list)
     further_reading: list[Reference] = Field(default_factory=list)
+    cloze: list[ClozeItem] = Field(default_factory=list,
+                                   description="Cheat sheets only: what to memorise, as Anki cloze cards (Formulas deck).")
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "TopicMeta":
+        if self.kind is not Kind.cheat_sheet and self.cloze:
+            raise ValueError("cloze: only cheat sheets have cloze cards")
         if self.kind is Kind.case_study and self.track is None:
             raise ValueError("track: a case study needs a track (technical | business)")
         if self.kind is not Kind.case_study and self.track is not None:
@@ -215,6 +224,7 @@ class Minimums(Strict):
     case_study_words: int = 2000
     cheat_sheet_words: int = 600
     cheat_sheet_questions: int = 6
+    cheat_sheet_cloze: int = 10
 
 
 class BookMeta(Strict):
@@ -283,14 +293,26 @@ class Book(BookMeta):
         return f"{s.number}.{s.order.index(topic_id) + 1}" if s else ""
 
     def title_of(self, topic_id: str) -> str:
-        """A written topic's title, or a readable name for a planned one."""
+        """A written topic's title, or a readable title for a planned one ("RAG Fundamentals")."""
         t = self.topic(topic_id)
-        return t.title if t else topic_id.replace("_", " ").capitalize()
+        return t.title if t else title_from_id(topic_id)
 
     def _index(self) -> dict[str, Topic]:
         if self._topic_index is None:
             self._topic_index = {t.id: t for t in self.topics()}
         return self._topic_index
+
+
+_ACRONYMS = {"ml": "ML", "ai": "AI", "llm": "LLM", "llms": "LLMs", "rag": "RAG", "roi": "ROI", "nlp": "NLP",
+             "cicd": "CI/CD", "cnn": "CNN", "rnn": "RNN", "lstm": "LSTM", "gru": "GRU", "bert": "BERT", "gpt": "GPT",
+             "svm": "SVM", "mlops": "MLOps", "pytorch": "PyTorch", "sklearn": "scikit-learn"}
+_SMALL = {"and", "or", "vs", "of", "for", "to", "in", "the", "a", "an", "with", "on"}
+
+
+def title_from_id(topic_id: str) -> str:
+    """A planned topic's title from its id: words capitalised, acronyms kept ("cicd_for_ml" -> "CI/CD for ML")."""
+    words = topic_id.split("_")
+    return " ".join(_ACRONYMS.get(w) or (w if i and w in _SMALL else w.capitalize()) for i, w in enumerate(words))
 
 
 def slugify(text: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import real_book, run
+from conftest import ROOTS, real_book, run
 
 anki_collection = pytest.importorskip("anki.collection")
 Collection = anki_collection.Collection
@@ -29,7 +29,7 @@ def import_into(col, apkg: Path):
 
 def notes_by_source(col) -> dict[str, dict]:
     out = {}
-    for nid in col.find_notes(""):
+    for nid in col.find_notes('note:"mlprep interview question"'):
         note = col.get_note(nid)
         out[note["Source"]] = {"id": nid, "guid": note.guid, "mod": note.mod, "tags": set(note.tags),
                                "fields": dict(note.items())}
@@ -53,7 +53,11 @@ def test_real_deck_imports_with_every_question(col, real_deck):
     import_into(col, real_deck)
     notes = notes_by_source(col)
     expected = {f"{t.id}#{q.id}" for t in book.topics() for q in t.questions}
-    assert set(notes) == expected and len(col.find_notes("")) == len(expected)
+    assert set(notes) == expected
+    sheets = [t for t in book.topics() if t.cloze]
+    assert len(sheets) == 5 and all(len(t.cloze) >= 10 for t in sheets)
+    assert len(col.find_notes("")) == len(expected) + sum(len(t.cloze) for t in sheets)
+    assert len(col.find_notes(f'"deck:{book.title}::Formulas" note:"mlprep formula cloze"')) == sum(len(t.cloze) for t in sheets)
     decks = {d.name for d in col.decks.all_names_and_ids()}
     for s in book.sections:
         if s.topics:
@@ -96,7 +100,7 @@ def test_edited_answer_updates_in_place_and_keeps_review_history(col, good, tmp_
         os.utime(p, (old, old))  # the copy's content last changed an hour ago
     deck = build_deck(good, tmp_path / "out1") / "ml-interview-prep.apkg"
     import_into(col, deck)
-    before = notes_by_source(col)
+    before, total = notes_by_source(col), len(col.find_notes(""))
     target = before["attention_intro#why-scale"]
     cid = _review_one(col, target["id"])
     assert col.db.scalar("select count() from revlog where cid = ?", cid) == 1
@@ -108,7 +112,7 @@ def test_edited_answer_updates_in_place_and_keeps_review_history(col, good, tmp_
     deck2 = build_deck(good, tmp_path / "out2") / "ml-interview-prep.apkg"
     import_into(col, deck2)
     after = notes_by_source(col)
-    assert set(after) == set(before) and len(col.find_notes("")) == len(before)  # zero new notes
+    assert set(after) == set(before) and len(col.find_notes("")) == total  # zero new notes
     assert after["attention_intro#why-scale"]["id"] == target["id"]
     assert "grow like sqrt(d_k)" in after["attention_intro#why-scale"]["fields"]["Answer"]
     assert col.db.scalar("select count() from revlog where cid = ?", cid) == 1  # review history kept
@@ -194,3 +198,45 @@ def test_link_field_points_to_the_site_when_a_base_url_is_set(col, good, tmp_pat
     # topic: links inside answers point to the site too (without a base URL they stay plain text)
     answer = notes["attention_intro#why-scale"]["fields"]["Answer"]
     assert '<a href="https://prep.example.org/ml/topics/vectors_basics.html" class="xref">dot products</a>' in answer
+
+
+def test_a_deck_from_mlprep_0_1_updates_in_place_with_short_answers_first(col, good, tmp_path):
+    """A learner who imported the 0.1 deck (committed as built then) and reviewed a card imports today's:
+    every note keeps its id and GUID, its history stays, and the card now leads with the short answer."""
+    import_into(col, ROOTS / "decks" / "good-mlprep-0.1.apkg")
+    before = notes_by_source(col)
+    target = before["attention_intro#why-scale"]
+    cid = _review_one(col, target["id"])
+    import_into(col, build_deck(good, tmp_path) / "ml-interview-prep.apkg")
+    after = notes_by_source(col)
+    assert set(after) == set(before)
+    assert all(after[s]["id"] == n["id"] and after[s]["guid"] == n["guid"] for s, n in before.items())
+    assert col.db.scalar("select count() from revlog where cid = ?", cid) == 1
+    answer = after["attention_intro#why-scale"]["fields"]["Answer"]
+    assert answer.startswith('<div class="short">') and '<details class="extra" open><summary>Full answer' in answer
+    shown = col.get_card(cid).answer()
+    assert shown.index('class="short"') < shown.index("Full answer")  # the new template is in use
+    assert "attention_intro" not in re.sub(r'href="[^"]*"', "", shown.split('id="answer"')[1])  # title, not slug
+
+
+def test_cloze_notes_hide_each_deletion_and_validate(col, good, tmp_path):
+    import_into(col, build_deck(good, tmp_path) / "ml-interview-prep.apkg")
+    nids = col.find_notes('note:"mlprep formula cloze"')
+    assert len(nids) == 2
+    cards = [c for n in nids for c in col.get_note(n).cards()]
+    assert len(cards) == 3  # c1 and c2 of one sentence, c1 of the other
+    fronts = [re.sub(r"<[^>]+>", "", c.question()) for c in cards]
+    assert all("[...]" in f for f in fronts)
+    variance = [f for f in fronts if "variance" in f]
+    assert len(variance) == 2 and sum("near one" in f for f in variance) == 1  # c1 and c2 hide different facts
+    assert [f for f in fronts if "check for" in f and "leakage" not in f]
+    assert {col.decks.name(c.did) for c in cards} == {"Fixture Book::Formulas"}
+
+    sheet = good / "01_Advanced" / "traps_sheet.md"
+    text = sheet.read_text(encoding="utf-8")
+    sheet.write_text(text.replace("check for {{c1::leakage}} first.", "check for leakage first.")
+                         .replace("{{c1::$\\\\sqrt{d_k}$}}", "{{c1::$\\\\sqrt{d_k}$}"), encoding="utf-8")
+    proc = run("--content", str(good), "--out", str(tmp_path / "bad"), "validate")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert re.search(r"traps_sheet\.md:\d+: cloze\[0\]\.text: .*(unbalanced|braces)", proc.stderr), proc.stderr
+    assert re.search(r"traps_sheet\.md:\d+: cloze\[1\]\.text: needs at least one", proc.stderr), proc.stderr

@@ -49,7 +49,7 @@ def test_incremental_build_equals_forced_build(good, tmp_path):
     # a body edit re-renders that topic's page only; its neighbours' pages are reused
     log = edit_and_compare("The role of the scale factor", "Why the scale factor matters", "full1")
     assert re.search(r"site: \d+ pages \(\d+ rendered, 2 unchanged\)", log), log
-    assert re.search(r"pdf: 4 PDFs \(\d rendered, [1-9] unchanged", log), log  # the sheet didn't change
+    assert re.search(r"pdf: 4 PDFs \(0 rendered, [1-9] of \d+ question-book parts rendered; no sheet re-rendered", log), log
     # a title edit also re-renders the neighbours that show the title
     log = edit_and_compare("title: Attention Intro", "title: Attention, Introduced", "full2")
     assert re.search(r"site: \d+ pages \(\d+ rendered, 0 unchanged\)", log), log
@@ -81,3 +81,17 @@ def test_benchmark_smoke():
     assert re.match(r"1× \(\d+\)", cells[0])
     assert all(re.match(r"\d+\.\d\d s / \d+ MiB", c) for c in cells[1:6]), row  # 3 steps + 2 peers
     assert re.match(r"\d+\.\d\d×", cells[6])
+
+
+def test_site_is_built_last_and_offers_every_other_output(good, tmp_path):
+    """The site links the EPUBs, PDFs and deck the same build wrote; rebuilding one of them refreshes the
+    site's copies (the site's cache key includes them)."""
+    out = tmp_path / "o"
+    run("--content", str(good), "--out", str(out), "-q", "build", check=True)
+    built = {p.name for fmt in ("epub", "pdf", "anki") for p in (out / fmt).iterdir() if p.suffix in (".epub", ".pdf", ".apkg")}
+    assert len(built) >= 5 and {p.name for p in (out / "site" / "downloads").iterdir()} == built
+    page = (out / "site" / "downloads.html").read_text(encoding="utf-8")
+    assert all(f'href="downloads/{name}"' in page for name in built)
+    run("--content", str(good), "--out", str(out), "-q", "build", "pdf", "--force", check=True)
+    proc = run("--content", str(good), "--out", str(out), "build", check=True)
+    assert "site: up to date" not in proc.stderr and "pdf: up to date" in proc.stderr

@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import json
 import os
+import re
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -31,7 +32,13 @@ DECK_FILE = "ml-interview-prep.apkg"
 KEEP = ("ml-interview-prep--*.apkg",)
 MODEL_ID = 1735021917  # fixed for life: changing it would orphan every learner's notes
 ROOT_DECK_ID = 1735021918
+# Fields since 0.2 (they were Question, Answer, Topic, Section, Level, Source, Link; the note type keeps its
+# id, so a re-import merges it and updates every note in place, review history kept).
+# The note type's fields never change: Anki updates notes in place only while their note type keeps its
+# fields (a changed schema makes an import skip every existing note, see the Anki manual's "Packaged Decks"),
+# so the short answer, the full answer and its code are parts of the Answer field, not fields of their own.
 FIELDS = ["Question", "Answer", "Topic", "Section", "Level", "Source", "Link"]
+CLOZE_MODEL_ID = 1735021919  # the Formulas deck's cloze note type, fixed for life too
 
 
 def deck_id(name: str) -> int:
@@ -53,6 +60,18 @@ def note_model(templates: Path) -> genanki.Model:
     )
 
 
+def cloze_model(templates: Path) -> genanki.Model:
+    css = (templates / "anki" / "card.css").read_text(encoding="utf-8")
+    return genanki.Model(
+        CLOZE_MODEL_ID, "mlprep formula cloze", model_type=genanki.Model.CLOZE,
+        fields=[{"name": f} for f in ("Text", "Extra", "Topic", "Link")],
+        templates=[{"name": "Cloze",
+                    "qfmt": (templates / "anki" / "cloze-front.html").read_text(encoding="utf-8"),
+                    "afmt": (templates / "anki" / "cloze-back.html").read_text(encoding="utf-8")}],
+        css=css,
+    )
+
+
 def tags_for(book: Book, t: Topic, level: str) -> list[str]:
     tags = [f"mlprep::section::{t.section_id}", f"mlprep::topic::{t.id}", f"mlprep::level::{level}"]
     tags += [f"mlprep::role::{r}" for r in t.roles]
@@ -61,7 +80,7 @@ def tags_for(book: Book, t: Topic, level: str) -> list[str]:
 
 
 def build(book: Book, out: Path, options: Options) -> str:
-    model = note_model(options.templates)
+    model, clozes = note_model(options.templates), cloze_model(options.templates)
     root_name = book.title
     decks: dict[str, genanki.Deck] = {}
     manifest: dict[str, dict] = {}
@@ -77,14 +96,28 @@ def build(book: Book, out: Path, options: Options) -> str:
         name = f"{root_name}::{section.number:02d} {section.title}"
         deck = decks.setdefault(name, genanki.Deck(deck_id(name), name))
         media = media_resolver(t.source.parent, book.root, media_name)  # Anki keeps media flat, by name
+        where = topic_line(book, t)
         for q in t.questions:
             source = f"{t.id}#{q.id}"
             link = f"{book.site_url.rstrip('/')}/topics/{t.id}.html#{q.id}" if book.site_url else ""
-            fields = [render(q.q, "anki", resolve, inline=True, media=media), render(q.a, "anki", resolve, media=media),
-                      _esc(t.title), _esc(section.title), q.level.value, source, _esc(link)]
+            back, extra = split_extra(render(q.a, "anki", resolve, media=media))
+            fields = [render(q.q, "anki", resolve, inline=True, media=media),
+                      answer_field(render(q.short, "anki", resolve, inline=True, media=media), back, extra),
+                      f"{_esc(where)} · {q.level.value.capitalize()}", _esc(section.title), q.level.value, source,
+                      _esc(link)]
             deck.add_note(genanki.Note(model=model, fields=fields, guid=genanki.guid_for(t.id, q.id),
                                        tags=tags_for(book, t, q.level.value)))
             manifest[source] = {"guid": genanki.guid_for(t.id, q.id), "file": str(t.source.relative_to(book.root))}
+        for c in t.cloze:  # a cheat sheet's formulas and numbers to memorise, in the Formulas deck
+            name = f"{root_name}::Formulas"
+            deck = decks.setdefault(name, genanki.Deck(deck_id(name), name))
+            link = f"{book.site_url.rstrip('/')}/topics/{t.id}.html" if book.site_url else ""
+            deck.add_note(genanki.Note(model=clozes, guid=genanki.guid_for(t.id, "cloze", c.id),
+                                       fields=[render(c.text, "anki", resolve, inline=True, media=media), "",
+                                               _esc(where), _esc(link)],
+                                       tags=tags_for(book, t, "cloze") + ["mlprep::formulas"]))
+            manifest[f"{t.id}#cloze-{c.id}"] = {"guid": genanki.guid_for(t.id, "cloze", c.id),
+                                                 "file": str(t.source.relative_to(book.root))}
     if not decks:
         raise BuildError("no written question to put in a deck" + (f" for {options.focus}" if options.focus else ""))
     decks.setdefault(root_name, genanki.Deck(ROOT_DECK_ID, root_name))
@@ -119,6 +152,29 @@ def write_apkg(package: genanki.Package, path: Path, stamp: int) -> None:
                 z.writestr(zipfile.ZipInfo(str(i), date), Path(p).read_bytes(), zipfile.ZIP_DEFLATED)
     finally:
         db.unlink(missing_ok=True)
+
+
+def topic_line(book: Book, t: Topic) -> str:
+    """How a card names its topic: number, title and section, as the book prints them (never a slug)."""
+    section = book.section_of(t.id)
+    return f"{book.number_of(t.id)} {t.title} — {section.title}"
+
+
+_CODE_BLOCK = re.compile(r'<div class="code">.*?</pre></div>\s*</div>\n?', re.S)  # as markdown._render_fence writes it
+
+
+def split_extra(answer_html: str) -> tuple[str, str]:
+    """(prose, code): the answer's prose, and its code blocks, which the card shows below it in smaller type."""
+    blocks = _CODE_BLOCK.findall(answer_html)
+    return _CODE_BLOCK.sub("", answer_html).strip(), "".join(blocks).strip()
+
+
+def answer_field(short: str, back: str, extra: str) -> str:
+    """Minimum information first: the short answer in bold, then the full answer (its code in smaller type)
+    folded under it, open by default and collapsible."""
+    code = f'<div class="extra-code">{extra}</div>' if extra else ""
+    return (f'<div class="short">{short}</div>\n<details class="extra" open><summary>Full answer</summary>'
+            f'<div class="answer">{back}</div>{code}</details>')
 
 
 def _esc(text: str) -> str:

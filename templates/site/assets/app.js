@@ -1,6 +1,21 @@
 // Progressive enhancements; every page works without them.
 (function () {
   "use strict";
+  // Contents drawer on small screens.
+  var toggle = document.querySelector(".nav-toggle"), sidebar = document.getElementById("sidebar");
+  if (toggle && sidebar) {
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      document.body.classList.toggle("nav-open", open);
+      if (open) { var here = sidebar.querySelector("[aria-current]"); (here || sidebar.querySelector("a")).focus(); }
+    });
+    document.addEventListener("keydown", function (e) {
+      if (e.key === "Escape" && document.body.classList.contains("nav-open")) { toggle.click(); toggle.focus(); }
+    });
+    var current = sidebar.querySelector("[aria-current]");
+    if (current && current.scrollIntoView && window.matchMedia("(min-width: 64rem)").matches) current.scrollIntoView({ block: "center" });
+  }
   // Interview checklist: ticks persist in localStorage (per browser, never sent anywhere).
   var KEY = "mlprep-checklist";
   var store = {};
@@ -12,13 +27,11 @@
       try { localStorage.setItem(KEY, JSON.stringify(store)); } catch (e) { /* storage disabled */ }
     });
   });
-  // "Reveal all answers" toggles every answer on a topic page.
+  // "Reveal all" / "Hide all" answers on a topic page, for self-testing a whole topic.
   document.querySelectorAll(".reveal-all").forEach(function (btn) {
     btn.addEventListener("click", function () {
-      var open = btn.getAttribute("aria-pressed") !== "true";
+      var open = btn.dataset.open === "true";
       document.querySelectorAll(".question details").forEach(function (d) { d.open = open; });
-      btn.setAttribute("aria-pressed", String(open));
-      btn.textContent = open ? "Hide all answers" : "Reveal all answers";
     });
   });
   // Printing shows every answer.
