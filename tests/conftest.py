@@ -44,7 +44,10 @@ def run(*args: str, cwd: Path | None = None, check: bool = False) -> subprocess.
 @pytest.fixture(scope="session")
 def real_build(tmp_path_factory) -> Path:
     """Every output of the real content, built once per session by one `mlprep build` (as `make` does) and
-    shared read-only by the site, EPUB, PDF and Anki tests."""
+    shared read-only by the site, EPUB, PDF and Anki tests. MLPREP_REAL_BUILD=DIR reuses a build of the
+    current content already in DIR (for iterating on one test; CI never sets it)."""
+    if os.environ.get("MLPREP_REAL_BUILD"):
+        return Path(os.environ["MLPREP_REAL_BUILD"])
     out = tmp_path_factory.mktemp("real")
     run("--content", str(CONTENT), "--out", str(out), "-q", "build", check=True)
     return out

@@ -68,7 +68,7 @@ def anki_fields(apkg: Path) -> list[str]:
         db.unlink()
 
 
-OUR_SCRIPTS = re.compile(r'<script src="(\.\./)*assets/[a-z-]+\.js"></script>|'
+OUR_SCRIPTS = re.compile(r'<script src="(\.\./)*assets/(vendor/)?[a-z-]+\.js"></script>|'
                          r"<script>document\.documentElement\.classList\.add\('js'\);</script>")
 
 
