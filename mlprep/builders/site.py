@@ -224,6 +224,14 @@ def _has_style(name: str) -> bool:
     return name in set(get_all_styles())
 
 
+def short_label(question: str, limit: int = 64) -> str:
+    """A question as an "on this page" entry: plain text (math as its TeX), cut at a word near `limit`."""
+    from mlprep.builders.search_index import searchable
+
+    text = searchable(question)
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+
+
 def topic_context(book: Book, t: Topic, prev, nxt, required_by: list[Topic]) -> dict:
     root = "../"
     qids = tuple(q.id for q in t.questions)
@@ -232,6 +240,7 @@ def topic_context(book: Book, t: Topic, prev, nxt, required_by: list[Topic]) -> 
     toc = [{"level": lvl, "id": slug, "text": text} for lvl, text, slug in doc_headings if lvl in (2, 3)]
     if t.questions:
         toc.append({"level": 2, "id": "interview-questions", "text": f"Interview questions ({len(t.questions)})"})
+        toc += [{"level": 3, "id": q.id, "text": short_label(q.q)} for q in t.questions]
     if t.pitfalls:
         toc.append({"level": 2, "id": "common-pitfalls", "text": "Common pitfalls"})
     if t.further_reading:
