@@ -25,10 +25,10 @@ def format_key(name: str, content_digest: str, options: Options) -> str:
 
 
 def downloads_digest(out: Path) -> str:
-    """What the site's downloads page shows: the other formats' files, by name, size and time."""
-    files = sorted(p for fmt in ("epub", "pdf", "anki") for p in (out / fmt).glob("*.*")
-                   if p.suffix in (".epub", ".pdf", ".apkg"))
-    return digest([(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in files])
+    """What the site's downloads page shows (the other formats' files), by name, size and time."""
+    from mlprep.builders.site import downloads
+
+    return digest([(f["name"], f["size"], f["path"].stat().st_mtime_ns) for f in downloads(out / "site")])
 
 
 def slot(name: str, options: Options) -> str:

@@ -283,14 +283,19 @@ def test_keyboard_reaches_search(browser, server):
     page.close()
 
 
+def loaded_fonts(page, path: Path) -> set[str]:
+    """Open a built page from file:// and return the font families it has loaded, unquoted."""
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    page.evaluate("document.fonts.ready")
+    return set(page.evaluate("[...document.fonts].filter(f => f.status === 'loaded').map(f => f.family.replace(/\"/g, ''))"))
+
+
 def test_bundled_fonts_load_from_file_url(browser, real_site):
     """Text and code use the site's own fonts, so layout does not depend on what the machine has."""
     page = browser.new_page()
-    page.goto((real_site / "topics" / "probability_and_statistics.html").as_uri())
-    page.wait_for_load_state("load")
-    page.evaluate("document.fonts.ready")
-    loaded = page.evaluate("[...document.fonts].filter(f => f.status === 'loaded').map(f => f.family)")
-    assert {'Inter', '"Inter"'} & set(loaded) and {'JetBrains Mono', '"JetBrains Mono"'} & set(loaded), loaded
+    loaded = loaded_fonts(page, real_site / "topics" / "probability_and_statistics.html")
+    assert {"Inter", "JetBrains Mono"} <= loaded, loaded
     assert page.evaluate("getComputedStyle(document.body).fontFamily").startswith('"Inter"') or \
         page.evaluate("getComputedStyle(document.body).fontFamily").startswith("Inter")
     page.close()
@@ -422,10 +427,7 @@ def test_topic_page_has_sidebar_toc_and_pager(browser, server):
 
 def test_inline_math_sits_in_its_line_in_the_bundled_math_font(browser, real_site):
     page = browser.new_page()
-    page.goto((real_site / "topics" / "attention_mechanism.html").as_uri())
-    page.wait_for_load_state("load")
-    page.evaluate("document.fonts.ready")
-    loaded = page.evaluate("[...document.fonts].filter(f => f.status === 'loaded').map(f => f.family.replace(/\"/g, ''))")
+    loaded = loaded_fonts(page, real_site / "topics" / "attention_mechanism.html")
     assert "STIX Two Math" in loaded, loaded
     checks = page.evaluate("""() => [...document.querySelectorAll('.prose p math:not([display=block])')].slice(0, 40).map(m => {
         const p = m.closest('p'), r = m.getBoundingClientRect(), lh = parseFloat(getComputedStyle(p).lineHeight);
