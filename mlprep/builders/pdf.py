@@ -362,14 +362,13 @@ def jobs_for(book: Book, options: Options) -> list[tuple[str, str, str, str]]:
     """(name, cache key, kind, argument) for every PDF or shared part, keyed by exactly what it is made from.
 
     Question books share their parts: each topic's questions and answers are rendered once, whatever the
-    number of roles that include it, and each role's book is assembled from them (see `assemble`)."""
+    number of roles that include it, and each role's book is assembled from them (see `assemble`); the
+    all-sheets file is assembled from the sheets (see `all_sheets`), never laid out a second time."""
     base = digest(tool_digest(), tree_digest(options.templates / "pdf", options.templates / "shared"),
                   options.paper, book.title, book.version, book.date, book.site_url, book.language)
     sheets = [t for t in book.topics() if t.kind is Kind.cheat_sheet]
     numbers = [(t.id, book.number_of(t.id)) for t in book.topics()]  # a moved topic renumbers the links
     jobs = [(f"{t.id}.pdf", digest(base, t.digest, numbers), "sheet", t.id) for t in sheets]
-    if sheets:
-        jobs.append(("all-cheat-sheets.pdf", digest(base, [t.digest for t in sheets], numbers), "all", ""))
     in_books = {t.id: t for role in book.roles for t in role_topics(book, role)}
     for t in book.topics():
         if t.id in in_books:
@@ -399,9 +398,6 @@ def render_job(job: tuple[str, str, str, str]) -> tuple[str, bytes | None, str, 
     try:
         if kind == "sheet":
             doc = r.sheet(book.topic(arg))
-        elif kind == "all":
-            docs = [r.sheet(t) for t in book.topics() if t.kind is Kind.cheat_sheet]
-            doc = docs[0].copy([p for d in docs for p in d.pages])
         elif kind in ("questions", "answers"):
             doc = r.question_part(kind, t=book.topic(arg))
         elif kind == "front":
@@ -419,31 +415,46 @@ def render_job(job: tuple[str, str, str, str]) -> tuple[str, bytes | None, str, 
 
 def assemble(book: Book, role, parts: dict[str, bytes]) -> bytes:
     """A role's question book: its front page, each of its topics' questions, the answers' title page, each
-    topic's answers, with a two-level outline (part, then topic). Reproducible: fixed dates and file id."""
+    topic's answers, with a two-level outline (part, then topic)."""
+    topics = role_topics(book, role)
+    return concatenate(book, f"Mock interview questions: {role.title} — {book.title}", role.id, parts, [
+        (f"part:front:{role.id}", f"Mock interview questions: {role.title}", None),
+        (None, "Part 1 — Questions", None),
+        *[(f"part:questions:{t.id}", f"§ {book.number_of(t.id)} {t.title}", "Part 1 — Questions") for t in topics],
+        ("part:divider", "Part 2 — Answers", None),
+        *[(f"part:answers:{t.id}", f"§ {book.number_of(t.id)} {t.title}", "Part 2 — Answers") for t in topics]])
+
+
+def all_sheets(book: Book, files: dict[str, bytes]) -> bytes:
+    """Every cheat sheet in one file: the sheets' own PDFs joined, each keeping its outline (sheet, then
+    box), so the pages are exactly the single sheets' pages."""
+    sheets = [f"{t.id}.pdf" for t in book.topics() if t.kind is Kind.cheat_sheet]
+    return concatenate(book, f"All cheat sheets — {book.title}", "all-cheat-sheets", files,
+                       [(name, None, None) for name in sheets])
+
+
+def concatenate(book: Book, title: str, seed: str, parts: dict[str, bytes],
+                plan: list[tuple[str | None, str | None, str | None]]) -> bytes:
+    """Join PDFs in the order of `plan`: (part name or None for a bare outline entry, outline label or
+    None to keep the part's own outline, label of the parent entry). Reproducible: fixed dates and id."""
     import io
 
     from pypdf import PdfReader, PdfWriter
     from pypdf.generic import ArrayObject, ByteStringObject
 
     writer = PdfWriter()
-
-    def add(name: str, label: str | None, parent=None):
+    entries: dict[str, object] = {}
+    for name, label, parent in plan:
         start = len(writer.pages)
-        writer.append(PdfReader(io.BytesIO(parts[name])), import_outline=False)
-        return writer.add_outline_item(label, start, parent=parent) if label else None
-
-    topics = role_topics(book, role)
-    add(f"part:front:{role.id}", f"Mock interview questions: {role.title}")
-    part1 = writer.add_outline_item("Part 1 — Questions", len(writer.pages))
-    for t in topics:
-        add(f"part:questions:{t.id}", f"§ {book.number_of(t.id)} {t.title}", part1)
-    part2 = add("part:divider", "Part 2 — Answers")
-    for t in topics:
-        add(f"part:answers:{t.id}", f"§ {book.number_of(t.id)} {t.title}", part2)
+        if name:
+            writer.append(PdfReader(io.BytesIO(parts[name])), import_outline=label is None)
+        if label:
+            entries[label] = writer.add_outline_item(label, start, parent=entries.get(parent) if parent else None)
     stamp = f"D:{(book.date or '2000-01-01').replace('-', '')}000000Z"
-    writer.add_metadata({"/Title": f"Mock interview questions: {role.title} — {book.title}", "/Creator": "mlprep",
+    writer.add_metadata({"/Title": title, "/Creator": "mlprep",
                          "/Producer": "mlprep (WeasyPrint, pypdf)", "/CreationDate": stamp, "/ModDate": stamp})
-    ident = digest(role.id, [len(parts[n]) for n in sorted(parts)], [hash_bytes(parts[n]) for n in sorted(parts)])[:32]
+    used = sorted({name for name, _, _ in plan if name})
+    ident = digest(seed, [len(parts[n]) for n in used], [hash_bytes(parts[n]) for n in used])[:32]
     writer._ID = ArrayObject([ByteStringObject(bytes.fromhex(ident)), ByteStringObject(bytes.fromhex(ident))])
     out = io.BytesIO()
     writer.write(out)
@@ -469,7 +480,7 @@ def build(book: Book, out: Path, options: Options) -> str:
     reuse = {name for name, key, _, _ in jobs if cache.fresh(name, key) and stored(name, key).is_file()}
     todo = [j for j in jobs if j[0] not in reuse]
     # the longest first (answers, then questions), so the pool stays busy to the end
-    todo.sort(key=lambda j: {"answers": 0, "questions": 1, "all": 2, "sheet": 3}.get(j[2], 4))
+    todo.sort(key=lambda j: {"answers": 0, "questions": 1, "sheet": 2}.get(j[2], 3))
     _STATE.update(book=book, options=options)
     if options.jobs > 1 and len(todo) > 1:
         with worker_pool(min(options.jobs, len(todo))) as pool:
@@ -490,6 +501,8 @@ def build(book: Book, out: Path, options: Options) -> str:
         if old not in {stored(n, k) for n, k in keys.items() if n.startswith("part:")}:
             old.unlink()
     books = {f"questions-{role.id}.pdf": assemble(book, role, data) for role in book.roles if role_topics(book, role)}
+    if any(kind == "sheet" for _, _, kind, _ in jobs):
+        books["all-cheat-sheets.pdf"] = all_sheets(book, data)
     with staged(out) as tmp:
         for name, blob in list(data.items()) + list(books.items()):
             if not name.startswith("part:"):
