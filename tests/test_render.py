@@ -111,3 +111,31 @@ def test_faster_ziamath_style_copy_draws_the_same_svg():
     finally:
         ziamath.styles.asdict = lambda style: dict(style.__dict__)
     assert fast == slow
+
+
+def test_skipped_height_pass_draws_the_same_svg():
+    """mlprep skips ziamath's second layout of a row that has no stretchy operator beneath it; on every
+    formula of the cheat sheets and on nested, stretched edge cases the SVG must not change."""
+    import re
+    from pathlib import Path
+
+    from ziamath.nodes.mrow import Mrow
+
+    from mlprep.markdown import _zia, _ziamath, mathml
+
+    ziamath = _ziamath()
+    sheets = "".join(p.read_text(encoding="utf-8") for p in Path("content").glob("09_*/*.md"))
+    formulas = [m.strip() for m in re.findall(r"(?<![\\$])\$([^$\n]+?)\$(?!\d)", sheets)][:150]
+    formulas += [r"\left(\frac{a}{b}\right)^{\left[\frac{1}{2}\right]}", r"\|x\|_2 = \sqrt{\sum_i x_i^2}",
+                 r"\frac{\frac{1}{1+e^{-x}}}{\left(1-\frac{1}{n}\right)}", r"\binom{n}{k} p^k (1-p)^{n-k}",
+                 r"\begin{pmatrix}a & \left(b\right)\\ c & d\end{pmatrix}", r"f\big(x\big) = \lvert x \rvert",
+                 r"\operatorname{softmax}(z)_i = \frac{e^{z_i}}{\sum_j e^{z_j}}", r"a_{b_{c_{d_{e}}}}"]
+    assert len(formulas) > 100  # the sheets are math-heavy: the pattern must find their formulas
+    fast = [_zia(ziamath, mathml(f, d, True), 13)[0].svg() for f in formulas for d in (False, True)]
+    patched = Mrow._get_height_nostretch
+    Mrow._get_height_nostretch = patched.__wrapped__
+    try:
+        full = [_zia(ziamath, mathml(f, d, True), 13)[0].svg() for f in formulas for d in (False, True)]
+    finally:
+        Mrow._get_height_nostretch = patched
+    assert fast == full
