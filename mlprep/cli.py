@@ -172,7 +172,7 @@ def new_topic(c: Ctx, section: str, name: str) -> None:
 @click.option("-k", "match", help="Only examples whose path contains this text.")
 @pass_ctx
 def check_examples(c: Ctx, jobs: int, timeout: float, match: str | None) -> None:
-    """Run every ```python block of the content in a fresh process; report failures as path:line."""
+    """Run every ```python block of the content in its own process; report failures as path:line."""
     from mlprep.examples import collect, run_all
 
     book = c.load()

@@ -35,3 +35,25 @@ def test_example_in_an_answer_runs_from_its_line(good):
     proc = run("--content", ".", "check-examples", cwd=good)
     assert f"00_Basics/vectors_basics.md:{line}: example failed" in proc.stderr, proc.stderr
     assert "NameError" in proc.stderr
+
+
+def test_examples_share_no_state_report_exit_codes_and_time_out(good):
+    """Examples are forked from one warm interpreter: what one changes must not reach the next, and exit
+    codes, tracebacks and the time limit must behave as with `python example.py`."""
+    vec = good / "00_Basics" / "vectors_basics.md"
+    blocks = ["import numpy as np, os, tempfile\nnp.ones = None\n"
+              "assert tempfile.gettempdir() == os.getcwd() == os.environ['HOME']\nprint('own folder')",
+              "import numpy as np\nassert np.ones(2).sum() == 2, 'the previous example leaked'",
+              "import sys\nsys.exit(3)",
+              "def f():\n    raise KeyError('deep')\n\nf()",
+              "while True:\n    pass"]
+    fences = "".join(f"```python\n{b}\n```\n\n" for b in blocks)
+    text = vec.read_text(encoding="utf-8")
+    vec.write_text(text.replace("## Precise statement", fences + "## Precise statement", 1), encoding="utf-8")
+    proc = run("--content", ".", "check-examples", "--jobs", "1", "--timeout", "3", cwd=good)
+    assert proc.returncode == 1
+    assert re.search(r"^\d+ passed, 3 failed, 0 skipped", proc.stdout, re.M), proc.stdout + proc.stderr
+    assert "example failed (exit code 3)" in proc.stderr
+    assert "timed out after 3s" in proc.stderr
+    assert 'File "example.py", line 2, in f' in proc.stderr and "KeyError: 'deep'" in proc.stderr
+    assert "leaked" not in proc.stderr and "own folder" not in proc.stderr
