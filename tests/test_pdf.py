@@ -303,3 +303,42 @@ def test_question_blocks_keep_their_lines_and_space_grows_with_the_answer():
                 pages_of.setdefault(id(b.element), set()).add(number)
     assert len(pages_of) == len(t.questions) and all(len(p) == 1 for p in pages_of.values())
     assert writing_lines("word " * 40) == 6 and writing_lines("word " * 250) > writing_lines("word " * 120) > 6
+
+
+def test_fast_glyph_path_draws_byte_identical_pdfs():
+    """mlprep draws the math's glyph outlines with its own reader of ziafont's paths instead of
+    WeasyPrint's general one; the PDF must be byte for byte what WeasyPrint alone writes, and the fast
+    reader must be the one that ran."""
+    import weasyprint.svg as wsvg
+    from weasyprint import HTML
+
+    from mlprep.builders import pdf
+    from mlprep.markdown import math_svg
+
+    formulas = [r"\frac{QK^\top}{\sqrt{d_k}}", r"\left(\sum_{i=1}^n x_i\right)^2", r"\binom{n}{k}",
+                r"\mathcal{L}_{\text{DPO}} = -\log \sigma\left(\beta \log \frac{\pi_\theta(y_w)}{\pi_{\text{ref}}(y_w)}\right)",
+                r"\begin{pmatrix}a & b\\ c & d\end{pmatrix}", r"\|x\|_2 \le \epsilon"]
+    html = "<p>" + " and ".join(math_svg(f, d, 13) for f in formulas for d in (False, True)) + "</p>"
+    html += '<svg width="20" height="20"><path d="m 1 1 l 5 0 l 0 5 z" fill="red"/></svg>'  # the general parser's
+    pdf._install_glyph_path()
+    general = pdf._weasy_path
+    calls = {"fast": 0}
+
+    def counted(svg, node, font_size):
+        calls["fast"] += 1
+        return pdf.glyph_path(svg, node, font_size)
+
+    def write() -> bytes:
+        doc = HTML(string=html).render()
+        doc.metadata.created = doc.metadata.modified = "2026-01-01"
+        return doc.write_pdf()
+
+    wsvg.TAGS["path"] = counted
+    try:
+        fast = write()
+        wsvg.TAGS["path"] = general
+        slow = write()
+    finally:
+        wsvg.TAGS["path"] = pdf.glyph_path
+    assert calls["fast"] > 100  # every glyph of every formula went through the fast reader
+    assert fast == slow

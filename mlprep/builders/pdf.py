@@ -41,6 +41,80 @@ class _KnownNoise(logging.Filter):
 logging.getLogger("weasyprint").addFilter(_KnownNoise())
 
 
+_GLYPH_PATH = re.compile(r"(?:[MLQZ](?: -?\d+(?:\.\d+)?)* ?)+")
+_ARGS = {"M": 2, "L": 2, "Q": 4, "Z": 0}
+
+
+def glyph_path(svg, node, font_size):
+    """WeasyPrint's SVG `<path>` drawing, for the paths our math is made of (ziafont's glyph outlines:
+    absolute M, L, Q and Z, each letter written out, plain numbers): the same stream operations, in the
+    same order, from the same arithmetic, so the PDF is byte-identical (tests/test_pdf.py checks), at a
+    fraction of the cost of the general parser, which re-reads every number through a chain of regexes.
+    Any other path goes to WeasyPrint's own code."""
+    from math import atan2, pi
+
+    d = node.get("d", "")
+    tokens = d.split()
+    if not _GLYPH_PATH.fullmatch(" ".join(tokens)):
+        return _weasy_path(svg, node, font_size)
+    ops, i = [], 0
+    while i < len(tokens):
+        letter, n = tokens[i], _ARGS[tokens[i]]
+        args = tokens[i + 1:i + 1 + n]
+        if len(args) != n or any(a in _ARGS for a in args):
+            return _weasy_path(svg, node, font_size)  # an implicit repeat or a short command: the general parser
+        ops.append((letter, [float(a) for a in args]))
+        i += 1 + n
+    stream, vertices = svg.stream, node.vertices
+    current = (0, 0)
+    stream.move_to(*current)
+    last = first = None
+    for letter, a in ops:
+        if last in (None, "Z") and letter != "M":
+            vertices.append(current)
+            first = current
+        if last in (None, "M", "Z"):
+            first = None
+        if letter != "M" and letter != "Z" and first is None:
+            first = current
+        if letter == "L":
+            x, y = a
+            angle = atan2(y - current[1], x - current[0])
+            vertices.append((pi - angle, angle))
+            stream.line_to(x, y)
+            current = x, y
+        elif letter == "M":
+            x, y = a
+            if last and last != "Z":
+                vertices.append(None)
+            stream.move_to(x, y)
+            current = x, y
+        elif letter == "Q":
+            (x1, y1), (x2, y2, x3, y3) = current, a
+            stream.curve_to(x2 * 2 / 3 + x1 / 3, y2 * 2 / 3 + y1 / 3, x2 * 2 / 3 + x3 / 3, y2 * 2 / 3 + y3 / 3, x3, y3)
+            vertices.append((0, 0))
+            current = x3, y3
+        elif first:  # Z
+            vertices.append(None)
+            stream.close()
+            current = first
+        if letter != "Z":
+            vertices.append(current)
+        last = letter
+
+
+_weasy_path = None  # WeasyPrint's own path drawing, once glyph_path is installed in its place
+
+
+def _install_glyph_path() -> None:
+    import weasyprint.svg as wsvg
+
+    global _weasy_path
+    if wsvg.TAGS["path"] is not glyph_path:
+        _weasy_path = wsvg.TAGS["path"]
+        wsvg.TAGS["path"] = glyph_path
+
+
 def fetcher(allowed: list[Path]):
     """A WeasyPrint URL fetcher that reads only files under `allowed` (the PDF templates and fonts, the
     content's own media) and data: URLs. Everything else (other files, any network) is refused and
@@ -99,6 +173,7 @@ class Renderer:
         from mlprep.builders.common import jinja
 
         self.book, self.options = book, options
+        _install_glyph_path()
         self.env = jinja(options.templates, "pdf")
         self.base_url = str(options.templates / "pdf") + "/"
         self.base_css = (options.templates / "pdf" / "base.css").read_text(encoding="utf-8")
