@@ -99,13 +99,25 @@ def build(book: Book, out: Path, options: Options) -> str:
         (w / "book.json").write_text(json.dumps(ast, ensure_ascii=False), encoding="utf-8")
         (w / "epub.css").write_bytes((options.templates / "epub" / "epub.css").read_bytes())
         cover(book, w / "cover.png", options.templates / "pdf" / "fonts", focus_title)
-        pandoc_epub(w, "book.json", tmp / filename, ["--mathml"], env_vars)
-        rewrite_xhtml(tmp / filename, lambda x: titled(fix_mathml(x)))
-        # the Kindle edition: the same book, every formula an image with its TeX as alt text
-        images = math_images(math_nodes(ast), w / "math", out.parent / ".cache" / "math-png", options.jobs)
-        (w / "kindle.json").write_text(json.dumps(with_math_images(ast, images), ensure_ascii=False), encoding="utf-8")
-        pandoc_epub(w, "kindle.json", tmp / kindle, [], env_vars)
-        rewrite_xhtml(tmp / kindle, titled)
+
+        def mathml_edition() -> None:
+            pandoc_epub(w, "book.json", tmp / filename, ["--mathml"], env_vars)
+            rewrite_xhtml(tmp / filename, lambda x: titled(fix_mathml(x)))
+
+        # pandoc writes an EPUB on one core: with more, the MathML edition is written while the Kindle
+        # edition's formulas are drawn and written
+        with ThreadPoolExecutor(max_workers=1) as side:
+            first = side.submit(mathml_edition) if options.jobs > 1 else None
+            if first is None:
+                mathml_edition()
+            # the Kindle edition: the same book, every formula an image with its TeX as alt text
+            images = math_images(math_nodes(ast), w / "math", out.parent / ".cache" / "math-png", options.jobs)
+            (w / "kindle.json").write_text(json.dumps(with_math_images(ast, images), ensure_ascii=False),
+                                           encoding="utf-8")
+            pandoc_epub(w, "kindle.json", tmp / kindle, [], env_vars)
+            rewrite_xhtml(tmp / kindle, titled)
+            if first is not None:
+                first.result()  # its BuildError, if any, fails the build here
         size, ksize = (tmp / filename).stat().st_size, (tmp / kindle).stat().st_size
     return (f"{len(topics)} topics, {size / 1024:.0f} KiB ({filename}); Kindle edition with {len(images)} "
             f"formula images, {ksize / 1024:.0f} KiB ({kindle})")
