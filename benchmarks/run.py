@@ -95,11 +95,11 @@ def pandoc() -> str:
     return pypandoc.get_pandoc_path()
 
 
-def run(sizes: list[int], repeat: int, steps: list[str], jobs: int, full: bool) -> str:
+def run(sizes: list[int], repeat: int, steps: list[str], jobs: int, full: bool, source: Path = ROOT / "content") -> str:
     results: dict[tuple[int, str], tuple[float, float] | None] = {}
     topics: dict[int, int] = {}
     for n in sizes:
-        content = generate(ROOT / "content", WORK / f"content-x{n}", n)
+        content = generate(source, WORK / f"content-x{n}", n)
         topics[n] = sum(1 for _ in content.glob("*/*.md"))
         peer = WORK / f"peer-x{n}"
         peer_sources(content, peer)
@@ -168,13 +168,18 @@ def main() -> None:
     ap.add_argument("--steps", default=",".join(STEPS), help=f"comma-separated, from {','.join(STEPS)}")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--full", action="store_true", help="also run EPUB/PDF at sizes above 10x")
+    ap.add_argument("--content", type=Path, default=ROOT / "content",
+                    help="the book to scale (default: the real one; the tests pass a small fixture book)")
+    ap.add_argument("--work", type=Path, help="where the books, outputs and results.md go (default: benchmarks/out)")
     a = ap.parse_args()
+    global WORK
+    WORK = (a.work or WORK).resolve()
     steps = [s for s in a.steps.split(",") if s]
     bad = [s for s in steps if s not in STEPS]
     if bad:
         ap.error(f"unknown steps {bad}")
     WORK.mkdir(parents=True, exist_ok=True)
-    text = run([int(x) for x in a.sizes.split(",")], a.repeat, steps, a.jobs, a.full)
+    text = run([int(x) for x in a.sizes.split(",")], a.repeat, steps, a.jobs, a.full, a.content.resolve())
     (WORK / "results.md").write_text(text, encoding="utf-8")
     print(text)
 

@@ -72,15 +72,18 @@ def test_template_change_invalidates_format(tmp_path):
     assert format_key("pdf", "content", opts) == before["pdf"]  # other formats keep their cache
 
 
-def test_benchmark_smoke():
-    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--sizes", "1", "--repeat", "1",
-                           "--steps", "validate,site,anki"], cwd=REPO, capture_output=True, text=True, timeout=600)
+def test_benchmark_smoke(good, tmp_path):
+    """The benchmark harness end to end, on the small fixture book (`make bench` runs it on the real one)."""
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--sizes", "1,2", "--repeat", "1",
+                           "--steps", "validate,site,anki", "--content", str(good), "--work", str(tmp_path)], cwd=REPO,
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     row = next(line for line in proc.stdout.splitlines() if line.startswith("| 1×"))
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert re.match(r"1× \(\d+\)", cells[0])
     assert all(re.match(r"\d+\.\d\d s / \d+ MiB", c) for c in cells[1:6]), row  # 3 steps + 2 peers
     assert re.match(r"\d+\.\d\d×", cells[6])
+    assert (tmp_path / "results.md").read_text(encoding="utf-8").count("| 2× (") == 1  # both sizes measured
 
 
 def test_site_is_built_last_and_offers_every_other_output(good, tmp_path):

@@ -303,12 +303,18 @@ def test_bundled_fonts_load_from_file_url(browser, real_site):
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_no_page_scrolls_sideways_on_a_phone(browser, real_site, scheme):
-    """Every page fits a 375 px screen: wide tables, code and formulas scroll inside their own box. Every page
-    in light mode; in dark mode (same layout, other colours) the home page, the indexes and every tenth topic."""
+    """Every page fits a 375 px screen: wide tables, code and formulas scroll inside their own box. In light
+    mode every topic, section, role and top page, and of the 500-odd tag pages (one template, differing only
+    in the tag and its list) those with the longest tags and the longest lists; in dark mode (same layout,
+    other colours) the top pages, the indexes, every tenth topic and the extreme tag pages."""
     page = browser.new_page(viewport={"width": 375, "height": 800}, color_scheme=scheme)
-    pages = sorted(real_site.rglob("*.html"))
+    tags = sorted(real_site.glob("tags/*.html"))
+    extreme = set(sorted(tags, key=lambda p: -len(p.stem))[:15]) | set(sorted(tags, key=lambda p: -p.stat().st_size)[:10])
+    pages = sorted(p for p in real_site.rglob("*.html") if p.parent.name != "tags") + sorted(extreme)
+    assert len(tags) > 100 and len(pages) > 130  # the sample must come from a real, full site
     if scheme == "dark":
-        pages = [p for i, p in enumerate(pages) if p.parent.name != "topics" or i % 10 == 0]
+        pages = [p for i, p in enumerate(pages) if p.parent.name not in ("topics", "tags") or i % 10 == 0] + \
+            sorted(extreme)[:5]
     wide = []
     for f in pages:
         page.goto(f.as_uri(), wait_until="domcontentloaded")
