@@ -2,7 +2,7 @@
 
 Each example runs in a process forked from a warm interpreter that has already imported the libraries the
 examples use (numpy, scipy, pandas, scikit-learn, torch), so an example costs its own run, not a second of
-imports; the isolation is the same as a fresh interpreter's (see `_child`)."""
+imports; the isolation is the same as a fresh interpreter's (see `_SERVER`)."""
 from __future__ import annotations
 
 import importlib.util
@@ -74,13 +74,18 @@ MEMORY_LIMIT = 4 << 30  # bytes of data segment per example (numpy, pandas and C
 FILE_LIMIT = 64 << 20  # largest file an example may write
 
 
-def _limits(cpu_seconds: int):
-    """Runs in the child before exec: bound its memory, CPU time, file size and core dumps."""
+def _rlimits(timeout: float) -> list[tuple[str, tuple[int, int]]]:
+    """An example's bounds on memory, CPU time, file size and core dumps, as (resource name, (soft, hard))."""
+    cpu = int(timeout) + 1
+    return [("RLIMIT_DATA", (MEMORY_LIMIT, MEMORY_LIMIT)), ("RLIMIT_CPU", (cpu, cpu + 1)),
+            ("RLIMIT_FSIZE", (FILE_LIMIT, FILE_LIMIT)), ("RLIMIT_CORE", (0, 0))]
+
+
+def _limits(timeout: float):
+    """Runs in the child before exec: applies `_rlimits`."""
     def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_DATA, (MEMORY_LIMIT, MEMORY_LIMIT))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        for name, value in _rlimits(timeout):
+            resource.setrlimit(getattr(resource, name), value)
     return apply
 
 
@@ -118,7 +123,7 @@ def _fresh(tmp: str, timeout: float) -> int | None:
     with open(Path(tmp) / ".output", "w", encoding="utf-8") as log:  # a file, not a pipe: leftovers can't hold us open
         proc = subprocess.Popen([sys.executable, "example.py"], cwd=tmp, env=_env(tmp), stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
-                                preexec_fn=_limits(int(timeout) + 1))
+                                preexec_fn=_limits(timeout))
         try:
             proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -224,10 +229,8 @@ class Server:
             raise OSError("the example server did not start")
 
     def run(self, tmp: str, timeout: float) -> int | None:
-        cpu = int(timeout) + 1
-        limits = [("RLIMIT_DATA", (MEMORY_LIMIT, MEMORY_LIMIT)), ("RLIMIT_CPU", (cpu, cpu + 1)),
-                  ("RLIMIT_FSIZE", (FILE_LIMIT, FILE_LIMIT)), ("RLIMIT_CORE", (0, 0))]
-        self.proc.stdin.write(json.dumps({"dir": tmp, "env": _env(tmp), "timeout": timeout, "limits": limits}) + "\n")
+        request = {"dir": tmp, "env": _env(tmp), "timeout": timeout, "limits": _rlimits(timeout)}
+        self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         reply = self.proc.stdout.readline()
         if not reply:

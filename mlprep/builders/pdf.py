@@ -584,8 +584,7 @@ def build(book: Book, out: Path, options: Options) -> str:
                 (tmp / name).write_bytes(blob)
     cache.save()
     summaries = {name: summary for name, _, summary, _ in results}
-    sheets = "; ".join(f"{n[:-4]} {x}" for n, x in summaries.items() if n.endswith(".pdf") and
-                       not n.startswith("all-"))
+    sheets = "; ".join(f"{n[:-4]} {x}" for n, x in summaries.items() if n.endswith(".pdf"))
     rendered = sum(1 for name, *_ in todo if not name.startswith("part:"))
     return (f"{sum(1 for n, *_ in jobs if not n.startswith('part:')) + len(books)} PDFs ({rendered} rendered, "
             f"{len([n for n, *_ in todo if n.startswith('part:')])} of {len([n for n, *_ in jobs if n.startswith('part:')])} "
